@@ -1,0 +1,66 @@
+"""Writing a design to disk: all files or none, each replaced atomically."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+from .base import Design
+
+__all__ = ["OutputError", "design_files", "write_files", "write_design"]
+
+
+class OutputError(OSError):
+    """The output directory cannot be created or written."""
+
+
+def design_files(design: Design) -> dict[str, str]:
+    """File name -> text for a design: ``<module>.v`` and ``<module>.json``."""
+    return {
+        f"{design.module}.v": design.verilog(),
+        f"{design.module}.json": design.manifest_text(),
+    }
+
+
+def write_files(out_dir: str | os.PathLike, files: dict[str, str], *,
+                only_if_changed: bool = False) -> list[Path]:
+    """Write every file of ``files`` into ``out_dir``, or none of them.
+
+    Each file is first written to a temporary file in the same directory and renamed into place
+    only after all of them were written, so a failure leaves no partial output. With
+    ``only_if_changed`` a file whose content is already identical is left untouched (its mtime
+    too, which keeps simulator build caches valid).
+    """
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise OutputError(f"output directory '{out}' exists and is not a directory")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"cannot create output directory '{out}': {exc.strerror}") from None
+    if not os.access(out, os.W_OK | os.X_OK):
+        raise OutputError(f"output directory '{out}' is not writable")
+    staged = []
+    try:
+        for name, text in files.items():
+            target = out / name
+            if only_if_changed and target.is_file() and target.read_text() == text:
+                continue
+            fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=out)
+            staged.append((tmp, target))
+            with os.fdopen(fd, "w", newline="\n") as f:
+                f.write(text)
+        for tmp, target in staged:
+            os.replace(tmp, target)
+    except OSError as exc:
+        for tmp, _ in staged:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+        raise OutputError(f"cannot write to '{out}': {exc.strerror}") from None
+    return [out / name for name in files]
+
+
+def write_design(design: Design, out_dir, *, only_if_changed: bool = False) -> list[Path]:
+    """Write ``<module>.v`` and ``<module>.json`` for ``design`` into ``out_dir``."""
+    return write_files(out_dir, design_files(design), only_if_changed=only_if_changed)

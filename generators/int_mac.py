@@ -1,0 +1,74 @@
+"""Generator ``int_mac``: bit-parallel integer multiply-accumulate PE (:class:`hdl.int_mac.IntMAC`)."""
+
+from __future__ import annotations
+
+from hdl.int_mac import IntMAC, dot_product_range, min_signed_width
+
+from .base import Generator
+from .params import AUTO, FormatParam, IntParam
+
+__all__ = ["IntMACGenerator", "ACC_BEATS"]
+
+#: The default accumulator never overflows within this many beats.
+ACC_BEATS = 2 ** 16
+
+
+def default_acc_width(a_format, b_format, lanes, beats=ACC_BEATS):
+    lo, hi = dot_product_range(a_format, b_format, lanes * beats)
+    return min_signed_width(lo, hi, signed_=acc_is_signed(a_format, b_format))
+
+
+def acc_is_signed(a_format, b_format):
+    """The accumulator is two's complement unless both operands are unsigned."""
+    return a_format.signed or b_format.signed
+
+
+class IntMACGenerator(Generator):
+    name = "int_mac"
+    summary = "bit-parallel integer multiply-accumulate PE: K-lane dot product per beat, accumulated until 'last'"
+    params = (
+        FormatParam("a_format", default="int8", help="format of the a operands",
+                    kinds=("int", "uint"), min_width=1, max_width=16),
+        FormatParam("b_format", default="int8", help="format of the b operands",
+                    kinds=("int", "uint"), min_width=1, max_width=16),
+        IntParam("lanes", default=1, help="products per beat (K)", min=1, max=64),
+        IntParam("acc_width", default=AUTO, min=1, max=128,
+                 help="accumulator and output width in bits; narrower values wrap in two's complement",
+                 auto_help="no overflow within 2^16 beats"),
+        IntParam("pipeline_stages", default=0, min=0, max=3,
+                 help="pipeline registers between inputs and accumulator (after the dot product, "
+                      "then after the multipliers, then inside the adder tree)"),
+    )
+
+    def derive(self, params):
+        out = {}
+        if params["acc_width"] is AUTO:
+            out["acc_width"] = default_acc_width(params["a_format"], params["b_format"],
+                                                 params["lanes"])
+        return out
+
+    def build(self, params):
+        return IntMAC(a_format=params["a_format"], b_format=params["b_format"],
+                      lanes=params["lanes"], acc_width=params["acc_width"],
+                      acc_signed=acc_is_signed(params["a_format"], params["b_format"]),
+                      pipeline_stages=params["pipeline_stages"])
+
+    def acc_format(self, params) -> str:
+        prefix = "int" if acc_is_signed(params["a_format"], params["b_format"]) else "uint"
+        return f"{prefix}{params['acc_width']}"
+
+    def module_name(self, params):
+        return (f"int_mac_{params['a_format'].name}x{params['b_format'].name}"
+                f"_k{params['lanes']}_acc{params['acc_width']}_p{params['pipeline_stages']}")
+
+    def stream_formats(self, params):
+        return {
+            "i": {"a": params["a_format"].name, "b": params["b_format"].name, "last": "uint1"},
+            "o": {"acc": self.acc_format(params)},
+        }
+
+    def latency(self, params):
+        return 1 + params["pipeline_stages"]
+
+    def initiation_interval(self, params):
+        return 1

