@@ -22,7 +22,7 @@ from pathlib import Path
 
 __all__ = [
     "REPO_ROOT", "BUILD_ROOT", "available_simulators", "verilator_env", "build", "run_test",
-    "SimulationFailed",
+    "SimulationFailed", "run_stream_test",
 ]
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -187,3 +187,17 @@ def _first_failure(log: Path) -> str:
                 return line[line.index(key):]
     errors = [line for line in lines if "Error:" in line or "Error(" in line]
     return errors[-1] if errors else ""
+
+
+STREAM_TEST_MODULE = "sim.cocotb.stream_test"
+
+
+def run_stream_test(design, simulator: str, stimulus: dict, work_dir: Path) -> Path:
+    """Run the generic stream regression (:mod:`sim.cocotb.stream_test`) with ``stimulus``
+    (see :mod:`sim.stimuli`) in ``work_dir``; raises :class:`SimulationFailed` on a mismatch."""
+    from sim.stimuli import write_stimulus
+
+    work_dir = Path(work_dir)
+    path = write_stimulus(stimulus, work_dir / "stimulus.json")
+    return run_test(design, simulator, test_module=STREAM_TEST_MODULE, test_dir=work_dir,
+                    env={"PEFORGE_STIMULUS": str(path)})

@@ -10,12 +10,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sim.runner import available_simulators, run_test
-from sim.stimulus import full_product_sweep, int_mac_operands, int_mac_stimulus, write_stimulus
+from sim.runner import available_simulators, run_stream_test
+from sim.stimuli.int_mac import full_product_sweep, int_mac_operands, int_mac_stimulus
 
 from .conftest import design_for
-
-TEST_MODULE = "sim.cocotb.stream_test"
 
 #: (id, parameters) — the configurations the foundation issue asks for, each at 0 and 2 stages,
 #: plus the remaining pipeline depths once.
@@ -35,12 +33,6 @@ SIMULATORS = available_simulators()
 RANDOM_BEATS = 2000
 
 
-def _run(design, simulator, stimulus, tmp_path, name):
-    path = write_stimulus(stimulus, tmp_path / f"{name}.json")
-    run_test(design, simulator, test_module=TEST_MODULE, test_dir=tmp_path / name,
-             env={"PEFORGE_STIMULUS": str(path)})
-
-
 @pytest.mark.parametrize("simulator", SIMULATORS)
 @pytest.mark.parametrize("config_id, params", CONFIGS, ids=[c[0] for c in CONFIGS])
 def test_random_with_backpressure(config_id, params, simulator, tmp_path):
@@ -48,7 +40,7 @@ def test_random_with_backpressure(config_id, params, simulator, tmp_path):
     seed = sum(map(ord, config_id))
     a, b, last = int_mac_operands(design.params, np.random.default_rng(seed), RANDOM_BEATS)
     stimulus = int_mac_stimulus(design, a, b, last, idle=0.3, stall=0.4, seed=seed)
-    _run(design, simulator, stimulus, tmp_path, "random")
+    run_stream_test(design, simulator, stimulus, tmp_path)
 
 
 @pytest.mark.parametrize("simulator", SIMULATORS)
@@ -59,7 +51,7 @@ def test_full_rate_timing(config_id, params, simulator, tmp_path):
     a, b, last = int_mac_operands(design.params, np.random.default_rng(7), 300, mean_group=3)
     stimulus = int_mac_stimulus(design, a, b, last, idle=0.0, stall=0.0, seed=7,
                                 check_timing=True)
-    _run(design, simulator, stimulus, tmp_path, "full_rate")
+    run_stream_test(design, simulator, stimulus, tmp_path)
 
 
 def test_all_int8_pairs_verilator(tmp_path):
@@ -68,7 +60,7 @@ def test_all_int8_pairs_verilator(tmp_path):
     a, b, last = full_product_sweep(design.params)
     assert len(a) == 65536
     stimulus = int_mac_stimulus(design, a, b, last, idle=0.05, stall=0.05, seed=3)
-    _run(design, "verilator", stimulus, tmp_path, "all_pairs")
+    run_stream_test(design, "verilator", stimulus, tmp_path)
 
 
 def test_icarus_present_on_ci():

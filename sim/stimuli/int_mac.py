@@ -1,25 +1,15 @@
-"""Stimulus for the generic stream regression (:mod:`sim.cocotb.stream_test`).
-
-A stimulus is a JSON-able dict: input beats and golden expected output beats as field codes in
-manifest order, the input beats behind each output beat, and the handshake randomness. This
-module builds them per generator from NumPy operands and the golden models.
-"""
+"""``int_mac`` stimulus: random and extreme operands, the full product sweep, golden outputs."""
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import numpy as np
 
-from hdl.formats import IntFormat, parse_format
+from hdl.formats import parse_format
 from sim.golden.int_mac import int_mac as int_mac_golden
 
-__all__ = ["int_mac_operands", "int_mac_stimulus", "write_stimulus", "full_product_sweep"]
+from . import field_codes, group_sources, make_stimulus
 
-
-def _codes(fmt: IntFormat, values) -> np.ndarray:
-    return np.asarray(fmt.from_int(np.asarray(values, dtype=np.int64)), dtype=np.uint64)
+__all__ = ["int_mac_operands", "int_mac_stimulus", "full_product_sweep"]
 
 
 def int_mac_operands(params: dict, rng: np.random.Generator, beats: int, *,
@@ -68,29 +58,12 @@ def full_product_sweep(params: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray
 def int_mac_stimulus(design, a, b, last, *, idle: float, stall: float, seed: int,
                      check_timing: bool = False) -> dict:
     """Stimulus dict for an ``int_mac`` design from operand values and the golden model."""
-    params = design.params
-    acc_format = parse_format(design.manifest["streams"]["o"]["fields"][0]["format"])
-    expected = int_mac_golden(a, b, last, acc_width=params["acc_width"],
+    streams = design.manifest["streams"]
+    acc_format = parse_format(streams["o"]["fields"][0]["format"])
+    expected = int_mac_golden(a, b, last, acc_width=design.params["acc_width"],
                               acc_signed=acc_format.signed)
-    a_codes = _codes(params["a_format"], a)
-    b_codes = _codes(params["b_format"], b)
-    inputs = np.concatenate([a_codes, b_codes, np.asarray(last, dtype=np.uint64)[:, None]], axis=1)
-    ends = np.flatnonzero(last)
-    starts = np.concatenate(([0], ends[:-1] + 1))
-    exp_codes = [[int(c)] for c in acc_format.from_int(np.array(expected, dtype=object))]
-    return {
-        "inputs": {"i": inputs.tolist()},
-        "expected": {"o": exp_codes},
-        "sources": {"o": [["i", int(s), int(e)] for s, e in zip(starts, ends)]},
-        "idle": idle,
-        "stall": stall,
-        "seed": seed,
-        "check_timing": check_timing,
-    }
-
-
-def write_stimulus(stimulus: dict, path: Path) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(stimulus))
-    return path
+    return make_stimulus(
+        inputs={"i": field_codes(streams["i"], {"a": a, "b": b, "last": last})},
+        expected={"o": field_codes(streams["o"], {"acc": expected})},
+        sources={"o": group_sources(last)},
+        idle=idle, stall=stall, seed=seed, check_timing=check_timing)

@@ -1,0 +1,79 @@
+"""Stimulus for the generic stream regression (:mod:`sim.cocotb.stream_test`).
+
+A stimulus is a JSON-able dict: input beats and the golden model's expected output beats as
+field codes in manifest order, the input beats behind each output beat, and the handshake
+randomness. The helpers here turn per-field NumPy values into those code rows using only the
+manifest (field names and formats), so every generator's stimulus builder
+(``sim/stimuli/<generator>.py``) is a thin layer over its golden model.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from hdl.formats import FixedFormat, IntFormat, parse_format
+
+__all__ = ["field_codes", "group_sources", "make_stimulus", "write_stimulus"]
+
+
+def _to_codes(fmt, values) -> list[int]:
+    """Integer-valued fields (integers, raw fixed point) are wrapped into codes by the format;
+    other formats (minifloats) are given as codes already."""
+    values = np.asarray(values)
+    if isinstance(fmt, (IntFormat, FixedFormat)):
+        if values.dtype == object or fmt.width > 62:
+            mask = (1 << fmt.width) - 1
+            return [int(v) & mask for v in values.reshape(-1)]
+        return [int(c) for c in fmt.from_int(values.astype(np.int64)).reshape(-1)]
+    return [int(c) for c in values.reshape(-1)]
+
+
+def field_codes(stream_spec: dict, values: dict) -> list[list[int]]:
+    """Beats as code rows (manifest field order) from per-field values.
+
+    ``values`` maps a field's base name to an array: shape (beats,) for scalar fields, (beats, N)
+    for vector fields ``name[0..N-1]``. Integer and fixed-point fields take integer values (raw,
+    i.e. scaled by 2^frac_bits for fixed point); minifloat fields take codes.
+    """
+    columns = []
+    counters: dict[str, int] = {}
+    for f in stream_spec["fields"]:
+        base = f["name"].split("[", 1)[0]
+        column = np.asarray(values[base], dtype=object)
+        if column.ndim == 2:
+            column = column[:, counters.get(base, 0)]
+            counters[base] = counters.get(base, 0) + 1
+        columns.append(_to_codes(parse_format(f["format"]), column))
+    return [list(row) for row in zip(*columns)]
+
+
+def group_sources(last, stream: str = "i") -> list[list]:
+    """For streams that emit one output per group ending in ``last``: the ``[stream, first,
+    last]`` input beats behind each output beat."""
+    ends = np.flatnonzero(np.asarray(last, dtype=bool))
+    starts = np.concatenate(([0], ends[:-1] + 1))
+    return [[stream, int(s), int(e)] for s, e in zip(starts, ends)]
+
+
+def make_stimulus(*, inputs: dict, expected: dict, sources: dict | None = None, idle: float = 0.0,
+                  stall: float = 0.0, seed: int = 1, check_timing: bool = False) -> dict:
+    """Assemble a stimulus dict; ``inputs``/``expected`` map stream names to code rows."""
+    return {
+        "inputs": inputs,
+        "expected": expected,
+        "sources": sources or {},
+        "idle": idle,
+        "stall": stall,
+        "seed": seed,
+        "check_timing": check_timing,
+    }
+
+
+def write_stimulus(stimulus: dict, path: Path) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(stimulus))
+    return path
