@@ -8,7 +8,9 @@ Everything comes from two files named in the environment:
   ``sources`` (per output stream, for each beat, the ``[stream, first, last]`` input beats that
   produced it), ``idle`` / ``stall`` probabilities, ``seed``, and ``check_timing`` (with no idle
   and no stall: every input beat is accepted ``initiation_interval`` cycles after the previous
-  one, and each output beat appears ``latency`` cycles after its last input beat).
+  one, and each output beat appears ``latency`` cycles after its last input beat), and optionally
+  ``cycle_limit`` (simulated cycles before the run counts as hung; the default allows ~20 cycles per
+  beat).
 """
 
 from __future__ import annotations
@@ -62,7 +64,9 @@ async def stream_regression(dut):
     expected_total = sum(len(stim["expected"][m.name]) for m in monitors)
     input_total = sum(len(d.beats) for d in drivers)
     # Generous bound: every beat may wait for idles and stalls; a hang fails instead of spinning.
-    limit = 200 + 20 * (input_total + expected_total) + 10 * (manifest.get("latency") or 64)
+    # Designs that take several cycles per beat pass their own bound as ``cycle_limit``.
+    limit = stim.get("cycle_limit") or \
+        200 + 20 * (input_total + expected_total) + 10 * (manifest.get("latency") or 64)
     cycle = 0
     drain = DRAIN_CYCLES
     while cycle < limit:

@@ -59,9 +59,12 @@ def group_sources(last, stream: str = "i") -> list[list]:
 
 
 def make_stimulus(*, inputs: dict, expected: dict, sources: dict | None = None, idle: float = 0.0,
-                  stall: float = 0.0, seed: int = 1, check_timing: bool = False) -> dict:
-    """Assemble a stimulus dict; ``inputs``/``expected`` map stream names to code rows."""
+                  stall: float = 0.0, seed: int = 1, check_timing: bool = False,
+                  cycle_limit: int | None = None) -> dict:
+    """Assemble a stimulus dict; ``inputs``/``expected`` map stream names to code rows.
+    ``cycle_limit`` overrides the hang bound for designs that need many cycles per beat."""
     return {
+        "cycle_limit": cycle_limit,
         "inputs": inputs,
         "expected": expected,
         "sources": sources or {},
