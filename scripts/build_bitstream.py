@@ -73,6 +73,14 @@ def build_board(design, source: flow.Source, board: str, out: Path, args) -> dic
     return summary
 
 
+def _shown(path) -> str:
+    """A path relative to the working directory when it lies below it (shorter to read)."""
+    try:
+        return str(Path(path).resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
 def format_summary(module: str, s: dict) -> str:
     """A few lines per board: resources (harness included), Fmax vs board clock, outputs."""
     c = s["cells"]
@@ -86,8 +94,8 @@ def format_summary(module: str, s: dict) -> str:
         f"{verdict} timing ({margin:.2f}x)",
         f"  critical path {s['critical_path']['start_cell']} -> {s['critical_path']['end_cell']}"
         if s.get("critical_path") else "  critical path: n/a",
-        f"  bitstream: {s['bitstream']}",
-        f"  report:    {s['report']}",
+        f"  bitstream: {_shown(s['bitstream'])}",
+        f"  report:    {_shown(s['report'])}",
     ])
 
 
