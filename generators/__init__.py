@@ -9,12 +9,15 @@ Use :func:`get_generator` (or the ``generate-verilog`` command) to build a desig
 
 from .base import Design, Generator
 from .int_mac import IntMACGenerator
+from .mixed_int_pe import MixedIntPEGenerator
 from .params import ParamError
 
 __all__ = ["GENERATORS", "get_generator", "Design", "Generator", "ParamError"]
 
 #: Every generator, by name.
-GENERATORS: dict[str, Generator] = {g.name: g for g in (IntMACGenerator(),)}
+GENERATORS: dict[str, Generator] = {g.name: g for g in (
+    IntMACGenerator(), MixedIntPEGenerator(),
+)}
 
 
 def get_generator(name: str) -> Generator:

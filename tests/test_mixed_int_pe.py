@@ -1,0 +1,226 @@
+"""``mixed_int_pe`` (MixPE): golden model, generator rules, product units, cocotb regression, lint.
+
+Six configurations (weight_bits 2, 4, 8, each with both multipliers; six Verilator builds) run on
+Verilator and Icarus: >= 2,000 random beats plus extreme values and long groups with random idle
+cycles and back-pressure. A full-rate run checks latency and initiation interval for every
+configuration on Verilator and for the weight_bits 4 pair on Icarus too.
+"""
+
+from __future__ import annotations
+
+import itertools
+from fractions import Fraction
+
+import numpy as np
+import pytest
+from amaranth.sim import Simulator
+
+from generators import get_generator
+from generators.emit import write_design
+from generators.mixed_int_pe import ACC_BEATS, default_acc_width
+from generators.params import ParamError
+from hdl.formats import parse_format
+from hdl.mixed_int_pe import DequantFirstProducts, ShiftAddProducts
+from sim.golden.mixed_int_pe import dequant_first_reference, mixed_int_pe
+from sim.lint import verilator_lint, yosys_check
+from sim.runner import available_simulators, run_stream_test
+from sim.stimuli.mixed_int_pe import mixed_int_pe_operands, mixed_int_pe_stimulus
+
+from .conftest import design_for
+
+BASE_CONFIGS = [
+    # Narrow accumulator: the long groups wrap it (and the group sum) in two's complement.
+    ("w2_uint6_k3_acc20", dict(weight_bits=2, act_format="uint6", lanes=3, scale_format="uq4.4",
+                               acc_width=20)),
+    # The report's configuration (all defaults but the multiplier).
+    ("w4_int8_k8", dict(weight_bits=4, act_format="int8", lanes=8)),
+    ("w8_int16_k2", dict(weight_bits=8, act_format="int16", lanes=2, scale_format="uq2.10")),
+]
+CONFIGS = [(f"{name}_{mult}", {**params, "multiplier": mult})
+           for name, params in BASE_CONFIGS for mult in ("shift_add", "dequant_first")]
+SIMULATORS = available_simulators()
+RANDOM_BEATS = 2000
+
+
+# ------------------------------------------------------------------------------------------------
+# Golden model
+# ------------------------------------------------------------------------------------------------
+
+def test_golden_hand_example():
+    """K = 2, worked by hand from the issue text.
+
+    Beat 0: (3-1)*5 + (0-1)*(-2) = 12; beat 1 (group_last, scale 1/2): (2-2)*7 + (4-2)*1 = 2,
+    P = 14, acc = 7. Beat 2 (last without group_last, scale 3/4): (1-0)*(-4) + (1-0)*4 = 0, so
+    acc stays 7 -> output 7. Beat 3 (last, scale 1/4): (15-0)*(-8) + 0 = -120 -> -30.
+    """
+    a = [[5, -2], [7, 1], [-4, 4], [-8, 3]]
+    q = [[3, 0], [2, 4], [1, 1], [15, 0]]
+    zero = [1, 2, 0, 0]
+    scale = [Fraction(9), Fraction(1, 2), Fraction(3, 4), Fraction(1, 4)]
+    group_last = [0, 1, 0, 1]
+    last = [0, 0, 1, 1]
+    raw = mixed_int_pe(a, q, zero, scale, group_last, last, frac_bits=2, acc_width=16)
+    assert list(raw) == [7 * 4, -30 * 4]
+
+
+def test_golden_last_without_group_last_scales_tail():
+    raw = mixed_int_pe([[1, 1]], [[3, 3]], [1], [Fraction(3, 4)], [0], [1], frac_bits=2,
+                       acc_width=8)
+    assert list(raw) == [12]  # P = (3-1)*1 * 2 = 4; 4 * 3/4 = 3; raw = 3 * 2**2
+
+
+def test_golden_wraps_in_twos_complement():
+    # P = 15 * 7 = 105, scale 1 -> raw 105 * 4 = 420 = 0b1_1010_0100, wraps in 8 bits to -92.
+    raw = mixed_int_pe([[7]], [[15]], [0], [Fraction(1)], [1], [1], frac_bits=2, acc_width=8)
+    assert list(raw) == [420 - 512]
+
+
+@pytest.mark.parametrize("weight_bits", [2, 4, 8])
+def test_golden_multipliers_agree_with_per_group_scale(weight_bits):
+    """The MixPE order (dequantize after the group sum) equals dequantize-first per weight."""
+    params = dict(weight_bits=weight_bits, act_format=parse_format("int8"), lanes=4,
+                  scale_format=parse_format("uq8.8"))
+    beats = mixed_int_pe_operands(params, np.random.default_rng(weight_bits), 400)
+    scale = [Fraction(int(s), 256) for s in beats["scale"]]
+    args = (beats["a"], beats["q"], beats["zero"], scale)
+    mix = mixed_int_pe(*args, beats["group_last"], beats["last"], frac_bits=8, acc_width=40)
+    deq = dequant_first_reference(*args, beats["last"], frac_bits=8, acc_width=40)
+    assert len(mix) == int(beats["last"].sum()) > 50
+    assert list(mix) == list(deq)
+    assert any(v != 0 for v in mix)
+
+
+# ------------------------------------------------------------------------------------------------
+# Generator
+# ------------------------------------------------------------------------------------------------
+
+def test_default_acc_width_never_overflows_in_2_16_beats():
+    gen = get_generator("mixed_int_pe")
+    params = gen.resolve({})
+    width = params["acc_width"]
+    # int8 activations, 4-bit codes, uq8.8: worst term |(q - zero) * a| * scale = 15 * 128 * 65535.
+    worst = 8 * ACC_BEATS * 15 * 128 * 65535
+    assert -(1 << (width - 1)) <= -worst and worst < (1 << (width - 1))
+    assert not (-(1 << (width - 2)) <= -worst)
+    assert width == default_acc_width(4, parse_format("int8"), 8, parse_format("uq8.8"))
+    design = design_for("mixed_int_pe")
+    assert design.manifest["streams"]["o"]["fields"][0]["format"] == f"q{width - 8}.8"
+
+
+@pytest.mark.parametrize("values, flag", [
+    (dict(weight_bits=1), "--weight-bits"),
+    (dict(weight_bits=9), "--weight-bits"),
+    (dict(act_format="fp8_e4m3"), "--act-format"),
+    (dict(act_format="int3"), "--act-format"),
+    (dict(act_format="int17"), "--act-format"),
+    (dict(scale_format="q8.8"), "--scale-format"),
+    (dict(scale_format="uint8"), "--scale-format"),
+    (dict(multiplier="booth"), "--multiplier"),
+    (dict(scale_format="uq4.12", acc_width=12), "--acc-width"),
+])
+def test_bad_parameters_one_line(values, flag):
+    with pytest.raises(ParamError) as exc:
+        get_generator("mixed_int_pe").resolve(values)
+    message = str(exc.value)
+    assert message.startswith(flag) and "allowed" in message and "\n" not in message
+
+
+def test_manifest_fields():
+    design = design_for("mixed_int_pe", weight_bits=2, act_format="uint6", lanes=3,
+                        scale_format="uq4.4", acc_width=20, multiplier="shift_add")
+    fields = {f["name"]: f["format"] for f in design.manifest["streams"]["i"]["fields"]}
+    assert fields == {"a[0]": "uint6", "a[1]": "uint6", "a[2]": "uint6", "q[0]": "uint2",
+                      "q[1]": "uint2", "q[2]": "uint2", "zero": "uint2", "scale": "uq4.4",
+                      "group_last": "uint1", "last": "uint1"}
+    assert design.manifest["latency"] == 1 and design.manifest["initiation_interval"] == 1
+
+
+# ------------------------------------------------------------------------------------------------
+# Product units alone (Amaranth simulator, exhaustive on a small configuration)
+# ------------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("unit", ["shift_add", "dequant_first"])
+def test_product_unit_exhaustive_small(unit):
+    """Every (q, zero, a) of 3-bit codes x int4 activations, K = 1, scale 0b101 / 4 for dequant."""
+    act = parse_format("int4")
+    scale_format = parse_format("uq1.2")
+    if unit == "shift_add":
+        dut = ShiftAddProducts(weight_bits=3, act_format=act, lanes=1)
+        factor = 1
+    else:
+        dut = DequantFirstProducts(weight_bits=3, act_format=act, lanes=1,
+                                   scale_format=scale_format)
+        factor = 5  # raw scale code, i.e. 5 / 4 with the 2 fraction bits kept in the result
+    cases = list(itertools.product(range(8), range(8), range(act.min, act.max + 1)))
+    seen = []
+
+    async def bench(ctx):
+        if unit == "dequant_first":
+            ctx.set(dut.scale, factor)
+        for q, z, x in cases:
+            ctx.set(dut.q[0], q)
+            ctx.set(dut.zero, z)
+            ctx.set(dut.a[0], x)
+            seen.append(ctx.get(dut.dot))
+
+    sim = Simulator(dut)
+    sim.add_testbench(bench)
+    sim.run()
+    assert seen == [factor * (q - z) * x for q, z, x in cases]
+
+
+# ------------------------------------------------------------------------------------------------
+# Cocotb regression
+# ------------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("simulator", SIMULATORS)
+@pytest.mark.parametrize("config_id, params", CONFIGS, ids=[c[0] for c in CONFIGS])
+def test_random_with_backpressure(config_id, params, simulator, tmp_path):
+    design = design_for("mixed_int_pe", **params)
+    seed = sum(map(ord, config_id))
+    # shift_add reads the scale on the group's final beat only: give it a new scale on every beat
+    # to check exactly that; dequant_first gets per-group scales (its contract).
+    beats = mixed_int_pe_operands(design.params, np.random.default_rng(seed), RANDOM_BEATS,
+                                  per_group_scale=params["multiplier"] == "dequant_first")
+    stimulus = mixed_int_pe_stimulus(design, beats, idle=0.3, stall=0.4, seed=seed)
+    run_stream_test(design, simulator, stimulus, tmp_path)
+
+
+#: Full rate on Verilator for every configuration; on Icarus (the same RTL, slower start-up) for
+#: the report's configuration with both multipliers.
+TIMING_RUNS = [(config_id, params, "verilator") for config_id, params in CONFIGS]
+TIMING_RUNS += [(config_id, params, sim) for config_id, params in CONFIGS
+                for sim in SIMULATORS[1:] if config_id.startswith("w4_")]
+
+
+@pytest.mark.parametrize("config_id, params, simulator", TIMING_RUNS,
+                         ids=[f"{c}-{s}" for c, _, s in TIMING_RUNS])
+def test_full_rate_timing(config_id, params, simulator, tmp_path):
+    """No idles, no stalls: one beat per cycle and latency 1 on every output."""
+    design = design_for("mixed_int_pe", **params)
+    beats = mixed_int_pe_operands(design.params, np.random.default_rng(7), 300, mean_group=2,
+                                  groups_per_output=1.5, extremes=False)
+    stimulus = mixed_int_pe_stimulus(design, beats, idle=0.0, stall=0.0, seed=7,
+                                     check_timing=True)
+    run_stream_test(design, simulator, stimulus, tmp_path)
+
+
+# ------------------------------------------------------------------------------------------------
+# Lint
+# ------------------------------------------------------------------------------------------------
+
+LINT_CONFIGS = [params for _, params in CONFIGS[:4]]
+LINT_IDS = [config_id for config_id, _ in CONFIGS[:4]]
+
+
+@pytest.mark.parametrize("params", LINT_CONFIGS, ids=LINT_IDS)
+def test_verilator_lint_wall(params, tmp_path):
+    design = design_for("mixed_int_pe", **params)
+    verilog_path, _ = write_design(design, tmp_path)
+    verilator_lint(verilog_path, design.module)
+
+
+@pytest.mark.parametrize("params", LINT_CONFIGS, ids=LINT_IDS)
+def test_yosys_check_assert(params):
+    design = design_for("mixed_int_pe", **params)
+    yosys_check(design.verilog(), design.module)
