@@ -10,13 +10,14 @@ Use :func:`get_generator` (or the ``generate-verilog`` command) to build a desig
 from .base import Design, Generator
 from .int_mac import IntMACGenerator
 from .mixed_int_pe import MixedIntPEGenerator
+from .softmax import SoftmaxGenerator
 from .params import ParamError
 
 __all__ = ["GENERATORS", "get_generator", "Design", "Generator", "ParamError"]
 
 #: Every generator, by name.
 GENERATORS: dict[str, Generator] = {g.name: g for g in (
-    IntMACGenerator(), MixedIntPEGenerator(),
+    IntMACGenerator(), MixedIntPEGenerator(), SoftmaxGenerator(),
 )}
 
 

