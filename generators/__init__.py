@@ -8,8 +8,10 @@ Use :func:`get_generator` (or the ``generate-verilog`` command) to build a desig
 """
 
 from .base import Design, Generator
+from .fp_mac import FpMacGenerator
 from .int_mac import IntMACGenerator
 from .mixed_int_pe import MixedIntPEGenerator
+from .mx_dot import MxDotGenerator
 from .softmax import SoftmaxGenerator
 from .params import ParamError
 
@@ -17,7 +19,7 @@ __all__ = ["GENERATORS", "get_generator", "Design", "Generator", "ParamError"]
 
 #: Every generator, by name.
 GENERATORS: dict[str, Generator] = {g.name: g for g in (
-    IntMACGenerator(), MixedIntPEGenerator(), SoftmaxGenerator(),
+    IntMACGenerator(), MixedIntPEGenerator(), FpMacGenerator(), MxDotGenerator(), SoftmaxGenerator(),
 )}
 
 

@@ -1,0 +1,69 @@
+"""Generator ``fp_mac``: low-precision floating-point MAC PE with a binary32 result
+(:class:`hdl.fp_mac.FpMac`)."""
+
+from __future__ import annotations
+
+from hdl.fp_mac import FpMac, exact_acc_width
+
+from .base import Generator
+from .params import ChoiceParam, FormatParam, IntParam, ParamError
+
+__all__ = ["FpMacGenerator", "FP_MAC_FORMATS", "MAX_EXACT_ACC_WIDTH"]
+
+#: Operand formats (hdl.formats preset names).
+FP_MAC_FORMATS = ("fp8_e4m3", "fp8_e5m2", "fp6_e3m2", "fp6_e2m3", "fp4_e2m1", "fp16", "bf16")
+#: The exact accumulator is offered while its fixed-point register stays within this width.
+MAX_EXACT_ACC_WIDTH = 128
+
+
+class FpMacGenerator(Generator):
+    name = "fp_mac"
+    summary = ("floating-point multiply-accumulate PE (FP8/FP6/FP4/FP16/BF16 operands, binary32 "
+               "result): K products per beat, exact or fp32 accumulation, exact or L-Mul products")
+    params = (
+        FormatParam("a_format", default="fp8_e4m3", names=FP_MAC_FORMATS,
+                    help="format of the a operands (OCP OFP8 e4m3/e5m2, OCP MX fp6/fp4, IEEE "
+                         "fp16, bfloat16)"),
+        FormatParam("b_format", default="fp8_e4m3", names=FP_MAC_FORMATS,
+                    help="format of the b operands (may differ from a_format)"),
+        IntParam("lanes", default=1, min=1, max=32, help="products per beat (K)"),
+        ChoiceParam("accumulator", default="exact", choices=("exact", "fp32"),
+                    help="exact: the sum since the last output is held exactly and rounded once "
+                         "to fp32 on 'last' (only where that register is <= 128 bits: not with "
+                         "bf16); fp32: each beat's exact product sum is added to an fp32 "
+                         "accumulator with one round-to-nearest-even addition"),
+        ChoiceParam("multiplier", default="exact", choices=("exact", "lmul"),
+                    help="exact products, or L-Mul (1 + x_m + y_m + 2^-l(M)) * 2^(x_e + y_e) for "
+                         "two normal operands (others exact)"),
+    )
+
+    def derive(self, params):
+        if params["accumulator"] == "exact":
+            width = exact_acc_width(params["a_format"], params["b_format"], params["lanes"])
+            if width > MAX_EXACT_ACC_WIDTH:
+                raise ParamError(
+                    f"--accumulator: 'exact' is not offered for {params['a_format'].name} x "
+                    f"{params['b_format'].name} at lanes={params['lanes']} (needs a {width}-bit "
+                    f"register, limit {MAX_EXACT_ACC_WIDTH}); allowed: fp32")
+        return {}
+
+    def build(self, params):
+        return FpMac(a_format=params["a_format"], b_format=params["b_format"],
+                     lanes=params["lanes"], accumulator=params["accumulator"],
+                     multiplier=params["multiplier"])
+
+    def module_name(self, params):
+        return (f"fp_mac_{params['a_format'].name}x{params['b_format'].name}_k{params['lanes']}"
+                f"_acc{params['accumulator']}_mul{params['multiplier']}")
+
+    def stream_formats(self, params):
+        return {
+            "i": {"a": params["a_format"].name, "b": params["b_format"].name, "last": "uint1"},
+            "o": {"y": "fp32"},
+        }
+
+    def latency(self, params):
+        return 1
+
+    def initiation_interval(self, params):
+        return 1

@@ -1,0 +1,241 @@
+"""``fp_mac``: golden model checks, parameter rules, lint, and cocotb regressions on Verilator and
+Icarus (exhaustive code-pair sweeps, random accumulations with back-pressure, full-rate timing).
+
+Exhaustive sweeps: fp8_e4m3 x fp8_e4m3 (exact and lmul) on Verilator and the same-format fp6/fp4
+pairs on Icarus run by default; the other fp8 sweeps, the cross fp6 pair and the fp6/fp4 sweeps
+on Verilator carry the ``exhaustive`` marker and run with ``pytest -m exhaustive``.
+"""
+
+from __future__ import annotations
+
+
+import numpy as np
+import pytest
+
+from generators import get_generator
+from generators.emit import write_design
+from generators.params import ParamError
+from hdl.formats import parse_format
+from sim.golden.fp_mac import fp_mac as golden
+from sim.lint import verilator_lint, yosys_check
+from sim.runner import available_simulators, run_stream_test
+from sim.stimuli.fp_mac import all_code_pairs, fp_mac_operands, fp_mac_stimulus
+
+from .conftest import design_for
+
+SIMULATORS = available_simulators()
+RANDOM_BEATS = 1500
+
+
+EXHAUSTIVE = pytest.mark.exhaustive
+
+
+# ------------------------------------------------------------------------------------------
+# Golden model against hand-derived values and NumPy float32
+# ------------------------------------------------------------------------------------------
+
+def _f32(x: float) -> int:
+    return int(np.array([x], dtype=np.float32).view(np.uint32)[0])
+
+
+def _codes(fmt, values):
+    return [int(c) for c in parse_format(fmt).encode(np.array(values, dtype=np.float64))]
+
+
+def test_golden_hand_values():
+    e4m3 = "fp8_e4m3"
+    one, onehalf, neg_zero = _codes(e4m3, [1.0, 1.5, -0.0])
+    nan = 0x7F
+    run = lambda a, b, last, **kw: golden(np.array(a), np.array(b), np.array(last),  # noqa: E731
+                                          a_format=e4m3, b_format=e4m3, **kw)
+    assert run([[one]], [[onehalf]], [True]) == [_f32(1.5)]
+    # L-Mul: (1 + .5 + .5 + 2**-3) * 2**0 = 2.125 (paper's formula, l(3) = 3).
+    assert run([[onehalf]], [[onehalf]], [True], multiplier="lmul") == [_f32(2.125)]
+    assert run([[onehalf]], [[onehalf]], [True]) == [_f32(2.25)]
+    assert run([[nan]], [[one]], [True]) == [0x7FC00000]
+    assert run([[neg_zero], [neg_zero]], [[one], [one]], [False, True]) == [0x80000000]
+    assert run([[neg_zero], [0]], [[one], [one]], [False, True]) == [0]
+    for acc in ("exact", "fp32"):
+        assert run([[one], [one | 0x80]], [[one], [one]], [False, True], accumulator=acc) == [0]
+    # e5m2: Inf * 0 is NaN, Inf + -Inf is NaN, Inf + finite is Inf.
+    inf, ninf, one5, zero = 0x7C, 0xFC, 0x3C, 0x00
+    run5 = lambda a, b, last: golden(np.array(a), np.array(b), np.array(last),  # noqa: E731
+                                     a_format="fp8_e5m2", b_format="fp8_e5m2")
+    assert run5([[inf]], [[zero]], [True]) == [0x7FC00000]
+    assert run5([[inf], [ninf]], [[one5], [one5]], [False, True]) == [0x7FC00000]
+    assert run5([[inf], [one5]], [[one5], [one5]], [False, True]) == [0x7F800000]
+
+
+@pytest.mark.parametrize("accumulator", ["exact", "fp32"])
+def test_golden_matches_float32_where_float64_is_exact(accumulator):
+    """e4m3 products have 8 significant bits within 2**-18 .. 2**17, so a beat's sum of 8 of
+    them is exact in float64; NumPy's float64 -> float32 cast is then the single rounding."""
+    rng = np.random.default_rng(11)
+    fmt = parse_format("fp8_e4m3")
+    codes = fmt.all_codes()
+    finite = codes[~fmt.is_nan(codes)]
+    a = rng.choice(finite, size=(3000, 8))
+    b = rng.choice(finite, size=(3000, 8))
+    last = np.ones(3000, dtype=bool)
+    got = golden(a, b, last, a_format=fmt, b_format=fmt, accumulator=accumulator)
+    products = fmt.decode(a) * fmt.decode(b)
+    sums = products.sum(axis=1)
+    expected = [_f32(s) if s != 0 else (0x80000000 if np.all(np.signbit(p) & (p == 0)) else 0)
+                for s, p in zip(sums, products)]
+    assert got == expected
+
+
+def test_golden_fp32_accumulator_rounds_every_beat():
+    """fp32 accumulation: 2**24 + 1 + 1 rounds twice (to 2**24 each time), exact does not."""
+    fmt = "fp16"
+    big, one = _codes(fmt, [4096.0, 1.0])   # 4096 * 4096 = 2**24
+    a = np.array([[big], [one], [one]])
+    b = np.array([[big], [one], [one]])
+    last = np.array([False, False, True])
+    assert golden(a, b, last, a_format=fmt, b_format=fmt, accumulator="fp32") == [_f32(2.0**24)]
+    assert golden(a, b, last, a_format=fmt, b_format=fmt, accumulator="exact") == \
+        [_f32(2.0**24 + 2)]
+
+
+def test_golden_lmul_relative_error_is_in_the_published_range():
+    """On Gaussian operands, L-Mul (m = 3) is a few percent off the exact product."""
+    fmt = parse_format("fp8_e4m3")
+    rng = np.random.default_rng(2)
+    a = fmt.encode(rng.standard_normal(4000)).reshape(-1, 1)
+    b = fmt.encode(rng.standard_normal(4000)).reshape(-1, 1)
+    last = np.ones(len(a), dtype=bool)
+    ex = np.array(golden(a, b, last, a_format=fmt, b_format=fmt), dtype=np.uint32).view(np.float32)
+    lm = np.array(golden(a, b, last, a_format=fmt, b_format=fmt, multiplier="lmul"),
+                  dtype=np.uint32).view(np.float32)
+    ok = (ex != 0) & (np.abs(fmt.decode(a[:, 0])) >= fmt.min_normal) & \
+        (np.abs(fmt.decode(b[:, 0])) >= fmt.min_normal)
+    err = np.mean(np.abs(lm[ok] - ex[ok]) / np.abs(ex[ok]))
+    assert 0.01 < err < 0.10, err
+
+
+# ------------------------------------------------------------------------------------------
+# Parameters and lint
+# ------------------------------------------------------------------------------------------
+
+def test_unsupported_exact_combination_is_one_line():
+    with pytest.raises(ParamError) as info:
+        get_generator("fp_mac").elaborate({"a_format": "bf16", "b_format": "fp8_e4m3"})
+    message = str(info.value)
+    assert "\n" not in message and "--accumulator" in message and "allowed: fp32" in message
+
+
+def test_bad_format_is_one_line():
+    with pytest.raises(ParamError) as info:
+        get_generator("fp_mac").elaborate({"a_format": "int8"})
+    assert "\n" not in str(info.value) and "fp8_e4m3" in str(info.value)
+
+
+def test_exact_offered_for_fp16_and_every_small_pair():
+    small = ["fp8_e4m3", "fp8_e5m2", "fp6_e3m2", "fp6_e2m3", "fp4_e2m1", "fp16"]
+    for fa in small:
+        for fb in small:
+            get_generator("fp_mac").resolve({"a_format": fa, "b_format": fb, "lanes": 32})
+
+
+#: Small configurations; every Verilator regression build below also runs with -Wall and only
+#: the waivers of sim/lint.py (sim/runner.py), which lint-checks the fp32-accumulator designs.
+LINT_CONFIGS = [
+    dict(a_format="fp8_e4m3", b_format="fp8_e4m3", lanes=1),
+    dict(a_format="fp6_e2m3", b_format="fp4_e2m1", lanes=3, multiplier="lmul"),
+    dict(a_format="fp4_e2m1", b_format="fp6_e3m2", lanes=2, accumulator="fp32"),
+]
+
+
+@pytest.mark.parametrize("params", LINT_CONFIGS, ids=lambda p: "-".join(map(str, p.values())))
+def test_lint(params, tmp_path):
+    design = design_for("fp_mac", **params)
+    verilog_path, _ = write_design(design, tmp_path)
+    verilator_lint(verilog_path, design.module)
+    yosys_check(design.verilog(), design.module)
+
+
+# ------------------------------------------------------------------------------------------
+# Cocotb regressions
+# ------------------------------------------------------------------------------------------
+
+def _sweep(params, simulator, tmp_path):
+    design = design_for("fp_mac", lanes=1, **params)
+    a, b, last = all_code_pairs(design.params)
+    assert len(a) == 2 ** (design.params["a_format"].width + design.params["b_format"].width)
+    stimulus = fp_mac_stimulus(design, a, b, last, idle=0.05, stall=0.05, seed=3)
+    run_stream_test(design, simulator, stimulus, tmp_path)
+
+
+def _sweeps(pairs, simulators, default):
+    """pytest params (a_format, b_format, multiplier, simulator); those not in ``default`` carry
+    the ``exhaustive`` marker."""
+    out = []
+    for fa, fb in pairs:
+        for mul in ("exact", "lmul"):
+            for sim in simulators:
+                marks = () if default(fa, fb, sim) else (EXHAUSTIVE,)
+                out.append(pytest.param(fa, fb, mul, sim, marks=marks,
+                                        id=f"{fa}x{fb}-{mul}-{sim}"))
+    return out
+
+
+#: Every fp8 pair on Verilator; fp8_e4m3 x fp8_e4m3 by default, the others with -m exhaustive.
+FP8_SWEEPS = _sweeps((("fp8_e4m3", "fp8_e4m3"), ("fp8_e5m2", "fp8_e5m2"), ("fp8_e4m3", "fp8_e5m2")),
+                     ["verilator"], lambda fa, fb, sim: fa == fb == "fp8_e4m3")
+#: Every fp6 / fp4 pair: on Icarus by default (cheap builds), on Verilator with -m exhaustive.
+SMALL_SWEEPS = _sweeps((("fp6_e3m2", "fp6_e3m2"), ("fp6_e2m3", "fp6_e2m3"),
+                        ("fp6_e3m2", "fp6_e2m3"), ("fp4_e2m1", "fp4_e2m1")),
+                       SIMULATORS, lambda fa, fb, sim: sim == "icarus" and fa == fb)
+
+
+@pytest.mark.parametrize("a_format, b_format, multiplier, simulator", FP8_SWEEPS + SMALL_SWEEPS)
+def test_every_code_pair(a_format, b_format, multiplier, simulator, tmp_path):
+    """All code pairs, K = 1, ``last`` on every beat (65,536 beats for fp8)."""
+    _sweep(dict(a_format=a_format, b_format=b_format, multiplier=multiplier), simulator, tmp_path)
+
+
+RANDOM_CONFIGS = [
+    ("e4m3xe4m3_k1_exact_exact", dict(a_format="fp8_e4m3", b_format="fp8_e4m3", lanes=1)),
+    ("e4m3xe4m3_k1_exact_lmul", dict(a_format="fp8_e4m3", b_format="fp8_e4m3", lanes=1,
+                                     multiplier="lmul")),
+    ("e5m2xfp16_k8_exact_exact", dict(a_format="fp8_e5m2", b_format="fp16", lanes=8)),
+    ("fp16xe2m3_k8_exact_lmul", dict(a_format="fp16", b_format="fp6_e2m3", lanes=8,
+                                     multiplier="lmul")),
+    ("e5m2xe4m3_k8_fp32_lmul", dict(a_format="fp8_e5m2", b_format="fp8_e4m3", lanes=8,
+                                    accumulator="fp32", multiplier="lmul")),
+    ("e3m2xe2m1_k1_fp32_exact", dict(a_format="fp6_e3m2", b_format="fp4_e2m1", lanes=1,
+                                     accumulator="fp32")),
+    ("bf16xbf16_k1_fp32_lmul", dict(a_format="bf16", b_format="bf16", lanes=1,
+                                    accumulator="fp32", multiplier="lmul")),
+]
+
+
+#: Every configuration runs on Icarus (cheap builds); Verilator builds of the wide exact frames
+#: cost 30-120 s each, so it runs the K = 1 designs the code-pair sweeps build anyway plus the
+#: fp32-accumulator ones.
+ON_VERILATOR = {"e4m3xe4m3_k1_exact_exact", "e4m3xe4m3_k1_exact_lmul", "e5m2xe4m3_k8_fp32_lmul",
+                "bf16xbf16_k1_fp32_lmul"}
+RANDOM_RUNS = [pytest.param(cid, params, sim, id=f"{cid}-{sim}")
+               for cid, params in RANDOM_CONFIGS for sim in SIMULATORS
+               if sim != "verilator" or cid in ON_VERILATOR]
+
+
+@pytest.mark.parametrize("config_id, params, simulator", RANDOM_RUNS)
+def test_random_with_backpressure(config_id, params, simulator, tmp_path):
+    design = design_for("fp_mac", **params)
+    seed = sum(map(ord, config_id))
+    a, b, last = fp_mac_operands(design.params, np.random.default_rng(seed), RANDOM_BEATS)
+    stimulus = fp_mac_stimulus(design, a, b, last, idle=0.3, stall=0.4, seed=seed)
+    run_stream_test(design, simulator, stimulus, tmp_path)
+
+
+@pytest.mark.parametrize("config_id, params, simulator", [
+    pytest.param(*RANDOM_CONFIGS[2], SIMULATORS[-1], id=f"{RANDOM_CONFIGS[2][0]}-{SIMULATORS[-1]}"),
+    pytest.param(*RANDOM_CONFIGS[4], "verilator", id=f"{RANDOM_CONFIGS[4][0]}-verilator")])
+def test_full_rate_timing(config_id, params, simulator, tmp_path):
+    """No idles, no stalls: one beat per cycle and the manifest's latency on every output."""
+    design = design_for("fp_mac", **params)
+    a, b, last = fp_mac_operands(design.params, np.random.default_rng(7), 200, mean_group=3)
+    stimulus = fp_mac_stimulus(design, a, b, last, idle=0.0, stall=0.0, seed=7,
+                               check_timing=True)
+    run_stream_test(design, simulator, stimulus, tmp_path)
