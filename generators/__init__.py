@@ -8,18 +8,21 @@ Use :func:`get_generator` (or the ``generate-verilog`` command) to build a desig
 """
 
 from .base import Design, Generator
+from .bitmod_mac import BitmodMACGenerator
+from .bitserial_mac import BitSerialMACGenerator
 from .fp_mac import FpMacGenerator
 from .int_mac import IntMACGenerator
 from .mixed_int_pe import MixedIntPEGenerator
 from .mx_dot import MxDotGenerator
 from .softmax import SoftmaxGenerator
+from .systolic_array import SystolicArrayGenerator
 from .params import ParamError
 
 __all__ = ["GENERATORS", "get_generator", "Design", "Generator", "ParamError"]
 
 #: Every generator, by name.
 GENERATORS: dict[str, Generator] = {g.name: g for g in (
-    IntMACGenerator(), MixedIntPEGenerator(), FpMacGenerator(), MxDotGenerator(), SoftmaxGenerator(),
+    IntMACGenerator(), MixedIntPEGenerator(), FpMacGenerator(), MxDotGenerator(), BitSerialMACGenerator(), BitmodMACGenerator(), SoftmaxGenerator(), SystolicArrayGenerator(),
 )}
 
 

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from hdl.int_mac import IntMAC, dot_product_range, min_signed_width
+from hdl.int_mac import ACCUMULATORS, REDUCTIONS, IntMAC, dot_product_range, min_signed_width
 
 from .base import Generator
-from .params import AUTO, FormatParam, IntParam
+from .params import AUTO, ChoiceParam, FormatParam, IntParam
 
-__all__ = ["IntMACGenerator", "ACC_BEATS"]
+__all__ = ["IntMACGenerator", "ACC_BEATS", "REDUCTION_PARAM", "ACCUMULATOR_PARAM",
+           "option_suffix"]
 
 #: The default accumulator never overflows within this many beats.
 ACC_BEATS = 2 ** 16
@@ -21,6 +22,25 @@ def default_acc_width(a_format, b_format, lanes, beats=ACC_BEATS):
 def acc_is_signed(a_format, b_format):
     """The accumulator is two's complement unless both operands are unsigned."""
     return a_format.signed or b_format.signed
+
+
+#: The bit-weight options, declared once; the systolic array declares the same for its PEs.
+REDUCTION_PARAM = ChoiceParam(
+    "reduction", default="adder_tree", choices=REDUCTIONS,
+    help="how each beat's products are summed: a multiplier per lane and an adder tree, or all "
+         "partial-product bits in one Dadda carry-save compressor tree with a single final adder")
+ACCUMULATOR_PARAM = ChoiceParam(
+    "accumulator", default="binary", choices=ACCUMULATORS,
+    help="running sum as one binary register (carry-propagate add every beat) or as carry-save "
+         "sum and carry registers resolved only when a result is made")
+
+#: Module-name tags of the non-default options (defaults add nothing, so names stay stable).
+_OPTION_TAGS = {("reduction", "compressor_tree"): "_ct", ("accumulator", "carry_save"): "_cs"}
+
+
+def option_suffix(params) -> str:
+    """``_ct`` / ``_cs`` for the non-default bit-weight options, in declaration order."""
+    return "".join(tag for (name, value), tag in _OPTION_TAGS.items() if params[name] == value)
 
 
 class IntMACGenerator(Generator):
@@ -37,7 +57,10 @@ class IntMACGenerator(Generator):
                  auto_help="no overflow within 2^16 beats"),
         IntParam("pipeline_stages", default=0, min=0, max=3,
                  help="pipeline registers between inputs and accumulator (after the dot product, "
-                      "then after the multipliers, then inside the adder tree)"),
+                      "then after the multipliers, then inside the adder tree; with the "
+                      "compressor tree: after it, then between its levels)"),
+        REDUCTION_PARAM,
+        ACCUMULATOR_PARAM,
     )
 
     def derive(self, params):
@@ -51,7 +74,8 @@ class IntMACGenerator(Generator):
         return IntMAC(a_format=params["a_format"], b_format=params["b_format"],
                       lanes=params["lanes"], acc_width=params["acc_width"],
                       acc_signed=acc_is_signed(params["a_format"], params["b_format"]),
-                      pipeline_stages=params["pipeline_stages"])
+                      pipeline_stages=params["pipeline_stages"],
+                      reduction=params["reduction"], accumulator=params["accumulator"])
 
     def acc_format(self, params) -> str:
         prefix = "int" if acc_is_signed(params["a_format"], params["b_format"]) else "uint"
@@ -59,7 +83,8 @@ class IntMACGenerator(Generator):
 
     def module_name(self, params):
         return (f"int_mac_{params['a_format'].name}x{params['b_format'].name}"
-                f"_k{params['lanes']}_acc{params['acc_width']}_p{params['pipeline_stages']}")
+                f"_k{params['lanes']}_acc{params['acc_width']}_p{params['pipeline_stages']}"
+                f"{option_suffix(params)}")
 
     def stream_formats(self, params):
         return {

@@ -23,6 +23,7 @@ from amaranth.lib.wiring import In, Out
 
 from .formats import FixedFormat, Format, MiniFloatFormat
 from .fp_round import (FP32_NAN, FP32_NEG_ZERO, FP32_INF, FixedToFloat32, fp32_accumulate)
+from .streaming import connect_enabled_core
 
 __all__ = ["OperandSpec", "operand_spec", "lmul_offset_bits", "FloatProduct", "product_frame",
            "lane_sum", "FpMacCore", "FpMac", "exact_acc_width", "ACC_BEATS"]
@@ -333,15 +334,5 @@ class FpMac(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         m.submodules.core = core = FpMacCore(**self._core_params)
-        advance = ~self.o.valid | self.o.ready
-        m.d.comb += [
-            core.en.eq(advance),
-            core.valid.eq(self.i.valid),
-            core.a.eq(self.i.payload.a),
-            core.b.eq(self.i.payload.b),
-            core.last.eq(self.i.payload.last),
-            self.i.ready.eq(advance),
-            self.o.valid.eq(core.result_valid),
-            self.o.payload.y.eq(core.result),
-        ]
+        connect_enabled_core(m, core, self.i, self.o, result_field="y")
         return m

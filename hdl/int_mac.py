@@ -3,6 +3,20 @@
 :class:`IntMACCore` is the datapath (multipliers, adder tree, optional pipeline registers,
 accumulator and result register) with a single clock enable and no handshake, so that arrays can
 instantiate it directly. :class:`IntMAC` wraps it with ``lib.stream`` input and output streams.
+
+Two options treat the bits of the operands as one more dimension of the sum (see
+:mod:`hdl.compressor_tree`):
+
+- ``reduction="adder_tree"``: one product per lane (Yosys maps each ``*``), then a balanced tree
+  of binary adders; ``"compressor_tree"``: the partial-product bits of all K lanes go into one
+  Dadda carry-save tree of full/half adders with a single carry-propagate adder at the end (with
+  no pipeline register in between, the accumulator joins the same tree).
+- ``accumulator="binary"``: one register holding the running sum, updated through a
+  carry-propagate adder; ``"carry_save"``: two registers (sum and carry rows) updated through
+  full adders only; the carry-propagate addition happens only when a result is made.
+
+:func:`product_sum` is the same arithmetic without accumulator, for arrays whose partial sums
+travel between PEs (weight-stationary).
 """
 
 from __future__ import annotations
@@ -11,9 +25,17 @@ from amaranth.hdl import Module, Shape, Signal, signed, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
+from .compressor_tree import BitHeap
 from .formats import IntFormat
+from .streaming import connect_enabled_core
 
-__all__ = ["IntMACCore", "IntMAC", "dot_product_range", "min_signed_width"]
+__all__ = ["IntMACCore", "IntMAC", "dot_product_range", "min_signed_width", "product_sum",
+           "REDUCTIONS", "ACCUMULATORS"]
+
+#: How the products of one beat are summed (see the module docstring).
+REDUCTIONS = ("adder_tree", "compressor_tree")
+#: How the running sum is kept.
+ACCUMULATORS = ("binary", "carry_save")
 
 
 def dot_product_range(a_format: IntFormat, b_format: IntFormat, terms: int) -> tuple[int, int]:
@@ -38,6 +60,57 @@ def _shape(fmt: IntFormat) -> Shape:
     return signed(fmt.width) if fmt.signed else unsigned(fmt.width)
 
 
+def product_sum(m: Module, products, addends, *, width: int, reduction: str, carry_save: bool,
+                name: str):
+    """``sum(a * b) + sum(addends)`` modulo ``2**width``, combinational, built in ``m``.
+
+    Parameters
+    ----------
+    products : list of (a, b, a_signed, b_signed)
+    addends : list of (value, signed)
+        Further operands (a partial sum, or both rows of a carry-save partial sum).
+    width : int
+    reduction : str
+        ``"adder_tree"`` (a multiplier per product, then adders) or ``"compressor_tree"`` (all
+        partial-product bits and addends in one Dadda tree).
+    carry_save : bool
+        Return two carry-save rows (``width`` bits each, their sum is the result) instead of one
+        resolved value; then no carry-propagate adder is built.
+    name : str
+        Signal name prefix.
+
+    Returns
+    -------
+    A ``width``-bit value, or a tuple of two ``width``-bit rows when ``carry_save``.
+    """
+    heap = BitHeap(width, name=name)
+    if reduction == "adder_tree":
+        terms = [a * b for a, b, _, _ in products]
+        if not carry_save:
+            total = terms[0]
+            for term in terms[1:]:
+                total = total + term
+            for value, _ in addends:
+                total = total + value
+            # Assignment sign-extends a narrower signed sum (slicing would zero-extend it).
+            result = Signal(width, name=f"{name}_sum")
+            m.d.comb += result.eq(total)
+            return result
+        for n, term in enumerate(terms):
+            product = Signal(term.shape(), name=f"{name}_product{n}")
+            m.d.comb += product.eq(term)
+            heap.add_value(product, signed=term.shape().signed)
+    else:
+        for a, b, a_signed, b_signed in products:
+            heap.add_product(a, b, a_signed, b_signed)
+    for value, signed_ in addends:
+        heap.add_value(value, signed=signed_)
+    if carry_save:
+        heap.reduce(m)
+        return heap.rows()
+    return heap.resolve(m)
+
+
 class IntMACCore(wiring.Component):
     """Integer dot-product accumulator datapath, clock-enabled, without handshake.
 
@@ -59,23 +132,37 @@ class IntMACCore(wiring.Component):
     acc_signed : bool
         Whether ``result`` is two's complement.
     pipeline_stages : int
-        Registers between the inputs and the accumulator, 0 to 3: after the dot product (1),
-        also after the multipliers (2), also in the middle of the adder tree (3).
+        Registers between the inputs and the accumulator, 0 to 3. With the adder tree: after the
+        dot product (1), also after the multipliers (2), also in the middle of the adder tree (3).
+        With the compressor tree: after the tree has reduced the dot product to two carry-save
+        rows (1), also between its Dadda levels, evenly spaced (2 and 3).
+    reduction : str
+        ``"adder_tree"`` or ``"compressor_tree"`` (see the module docstring).
+    accumulator : str
+        ``"binary"`` or ``"carry_save"`` (see the module docstring).
 
     Latency: a beat with ``last`` presented in cycle t gives ``result_valid`` in cycle
-    t + 1 + ``pipeline_stages`` (counting enabled cycles).
+    t + 1 + ``pipeline_stages`` (counting enabled cycles), whatever the options.
     """
 
     def __init__(self, *, a_format: IntFormat, b_format: IntFormat, lanes: int, acc_width: int,
-                 acc_signed: bool = True, pipeline_stages: int = 0):
+                 acc_signed: bool = True, pipeline_stages: int = 0,
+                 reduction: str = "adder_tree", accumulator: str = "binary"):
         if not 0 <= pipeline_stages <= 3:
             raise ValueError(f"pipeline_stages must be 0 to 3, not {pipeline_stages}")
+        if reduction not in REDUCTIONS:
+            raise ValueError(f"reduction must be one of {', '.join(REDUCTIONS)}, not {reduction!r}")
+        if accumulator not in ACCUMULATORS:
+            raise ValueError(f"accumulator must be one of {', '.join(ACCUMULATORS)}, "
+                             f"not {accumulator!r}")
         self.a_format = a_format
         self.b_format = b_format
         self.lanes = lanes
         self.acc_width = acc_width
         self.acc_signed = acc_signed
         self.pipeline_stages = pipeline_stages
+        self.reduction = reduction
+        self.accumulator = accumulator
         acc_shape = signed(acc_width) if acc_signed else unsigned(acc_width)
         super().__init__({
             "en": In(1),
@@ -107,6 +194,10 @@ class IntMACCore(wiring.Component):
             ctrl = regs[len(values):]
             return regs[:len(values)]
 
+        if self.reduction == "compressor_tree":
+            heap = self._compressor_dot(m, register)
+            return self._accumulate(m, heap, *ctrl)
+
         terms = [self.a[k] * self.b[k] for k in range(self.lanes)]
         if stages >= 2:
             terms = register(terms, "product")
@@ -125,6 +216,13 @@ class IntMACCore(wiring.Component):
         if stages >= 1:
             (dot,) = register([dot], "dot")
         valid, last = ctrl
+        if self.accumulator == "carry_save":
+            heap = BitHeap(self.acc_width, name="acc")
+            # A named wire, so that each bit does not repeat the adder tree's expression.
+            dot_value = Signal(dot.shape(), name="dot_value")
+            m.d.comb += dot_value.eq(dot)
+            heap.add_value(dot_value, signed=dot.shape().signed)
+            return self._accumulate(m, heap, valid, last)
 
         acc = Signal.like(self.result, name="acc")
         total = Signal.like(self.result, name="total")
@@ -145,6 +243,66 @@ class IntMACCore(wiring.Component):
                     m.d.sync += acc.eq(total)
         return m
 
+    def _compressor_dot(self, m, register) -> BitHeap:
+        """All partial-product bits in one heap, with the pipeline cuts of ``pipeline_stages``.
+
+        Returns the heap that the accumulator joins: the raw product heap when there is no
+        pipeline register, else a heap holding the registered carry-save dot product."""
+        a_signed, b_signed = self.a_format.signed, self.b_format.signed
+        heap = BitHeap(self.acc_width, name="dot")
+        for k in range(self.lanes):
+            heap.add_product(self.a[k], self.b[k], a_signed, b_signed)
+        stages = self.pipeline_stages
+        if stages == 0:
+            return heap
+        levels = heap.levels()
+        done = 0
+        cuts = stages - 1
+        for n in range(1, cuts + 1):
+            at = (levels * n + cuts) // (cuts + 1)     # evenly spaced, rounded up
+            heap.reduce(m, at - done)
+            done = at
+            heap.register(m, self.en, f"tree{n}")
+            register([], f"tree{n}_ctrl")
+        heap.reduce(m)
+        heap.register(m, self.en, "dot")
+        register([], "dot_ctrl")
+        first, second = heap.rows()
+        acc_heap = BitHeap(self.acc_width, name="acc")
+        acc_heap.add_value(first, signed=False)
+        acc_heap.add_value(second, signed=False)
+        return acc_heap
+
+    def _accumulate(self, m, heap: BitHeap, valid, last):
+        """Accumulator and result register around ``heap`` (which holds this beat's dot)."""
+        width = self.acc_width
+        if self.accumulator == "binary":
+            acc = Signal(width, name="acc")
+            heap.add_value(acc, signed=False)
+            total = Signal(width, name="total")
+            m.d.comb += total.eq(heap.resolve(m))
+            next_rows = [(acc, total)]
+        else:
+            acc_sum = Signal(width, name="acc_sum")
+            acc_carry = Signal(width, name="acc_carry")
+            heap.add_value(acc_sum, signed=False)
+            heap.add_value(acc_carry, signed=False)
+            heap.reduce(m)
+            first, second = heap.rows()
+            # The carry-propagate adder feeds only the result register, not the loop.
+            total = Signal(width, name="total")
+            m.d.comb += total.eq((first + second)[:width])
+            next_rows = [(acc_sum, first), (acc_carry, second)]
+        with m.If(self.en):
+            m.d.sync += self.result_valid.eq(valid & last)
+            with m.If(valid):
+                with m.If(last):
+                    m.d.sync += self.result.eq(total)
+                    m.d.sync += [reg.eq(0) for reg, _ in next_rows]
+                with m.Else():
+                    m.d.sync += [reg.eq(value) for reg, value in next_rows]
+        return m
+
 
 class IntMAC(wiring.Component):
     """Stream wrapper of :class:`IntMACCore`.
@@ -156,15 +314,19 @@ class IntMAC(wiring.Component):
     The whole pipeline advances when the output register is empty or being read, so the PE takes
     one beat per cycle while ``o.ready`` is high and never drops or repeats a beat.
 
+    Parameters are those of :class:`IntMACCore`.
+
     Latency: ``1 + pipeline_stages`` cycles from accepting a ``last`` beat to ``o.valid``.
     Initiation interval: 1.
     """
 
     def __init__(self, *, a_format: IntFormat, b_format: IntFormat, lanes: int, acc_width: int,
-                 acc_signed: bool = True, pipeline_stages: int = 0):
+                 acc_signed: bool = True, pipeline_stages: int = 0,
+                 reduction: str = "adder_tree", accumulator: str = "binary"):
         self._core_params = dict(a_format=a_format, b_format=b_format, lanes=lanes,
                                  acc_width=acc_width, acc_signed=acc_signed,
-                                 pipeline_stages=pipeline_stages)
+                                 pipeline_stages=pipeline_stages, reduction=reduction,
+                                 accumulator=accumulator)
         super().__init__({
             "i": In(stream.Signature(data.StructLayout({
                 "a": data.ArrayLayout(_shape(a_format), lanes),
@@ -179,15 +341,5 @@ class IntMAC(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         m.submodules.core = core = IntMACCore(**self._core_params)
-        advance = ~self.o.valid | self.o.ready
-        m.d.comb += [
-            core.en.eq(advance),
-            core.valid.eq(self.i.valid),
-            core.a.eq(self.i.payload.a),
-            core.b.eq(self.i.payload.b),
-            core.last.eq(self.i.payload.last),
-            self.i.ready.eq(advance),
-            self.o.valid.eq(core.result_valid),
-            self.o.payload.acc.eq(core.result),
-        ]
+        connect_enabled_core(m, core, self.i, self.o, result_field="acc")
         return m

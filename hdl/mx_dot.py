@@ -14,6 +14,7 @@ from amaranth.lib.wiring import In, Out
 from .fp_mac import FloatProduct, lane_sum, operand_spec, product_frame
 from .fp_round import FP32_NEG_ZERO, fp32_accumulate
 from .mx import BLOCK_SIZE, SCALE_NAN, MXElement
+from .streaming import connect_enabled_core
 
 __all__ = ["MxDotCore", "MxDot", "MX_LANES"]
 
@@ -146,17 +147,5 @@ class MxDot(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         m.submodules.core = core = MxDotCore(**self._core_params)
-        advance = ~self.o.valid | self.o.ready
-        m.d.comb += [
-            core.en.eq(advance),
-            core.valid.eq(self.i.valid),
-            core.a.eq(self.i.payload.a),
-            core.b.eq(self.i.payload.b),
-            core.xa.eq(self.i.payload.xa),
-            core.xb.eq(self.i.payload.xb),
-            core.last.eq(self.i.payload.last),
-            self.i.ready.eq(advance),
-            self.o.valid.eq(core.result_valid),
-            self.o.payload.y.eq(core.result),
-        ]
+        connect_enabled_core(m, core, self.i, self.o, result_field="y")
         return m

@@ -48,7 +48,8 @@ def test_writes_verilog_and_manifest(tmp_path):
     manifest = json.loads((out / f"{module}.json").read_text())
     assert manifest["module"] == module
     assert manifest["params"] == {"a_format": "int8", "b_format": "int4", "lanes": 8,
-                                  "acc_width": 31, "pipeline_stages": 0}
+                                  "acc_width": 31, "pipeline_stages": 0,
+                                  "reduction": "adder_tree", "accumulator": "binary"}
 
 
 def test_same_parameters_give_identical_bytes(tmp_path):

@@ -1,0 +1,307 @@
+"""Systolic GEMM arrays of integer MAC PEs: output-stationary and weight-stationary.
+
+Both arrays are a grid of R x C processing elements built from the :mod:`hdl.int_mac` datapath
+(no handshake inside the grid), skew registers where operands enter, and ``lib.stream``
+interfaces at the boundary only. One clock enable (``advance``) moves the whole grid: it is low
+only while an output beat waits for ``ready``, so the grid never loses or repeats a beat under
+back-pressure. Operands travel one PE per cycle (right along rows, down along columns), so every
+wire is local.
+
+:class:`OutputStationaryArray` keeps ``C[r][c]`` in PE (r, c): each PE is an
+:class:`hdl.int_mac.IntMACCore` with one lane. :class:`WeightStationaryArray` keeps ``W[r][c]``
+in PE (r, c) and passes partial sums down the columns; each PE computes ``psum + x * w`` with
+:func:`hdl.int_mac.product_sum` (with ``accumulator="carry_save"`` the partial sums travel in
+carry-save form and each column resolves them with a single adder at the bottom).
+"""
+
+from __future__ import annotations
+
+from functools import reduce
+from operator import or_
+
+from amaranth.hdl import Module, Mux, Signal, signed, unsigned
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from .formats import IntFormat
+from .int_mac import ACCUMULATORS, REDUCTIONS, IntMACCore, product_sum
+
+__all__ = ["OutputStationaryArray", "WeightStationaryArray", "DATAFLOWS"]
+
+DATAFLOWS = ("output_stationary", "weight_stationary")
+
+
+def _shape(fmt: IntFormat):
+    return signed(fmt.width) if fmt.signed else unsigned(fmt.width)
+
+
+def _check(rows, cols, reduction, accumulator):
+    if not (rows >= 1 and cols >= 1):
+        raise ValueError(f"rows and cols must be at least 1, not {rows} x {cols}")
+    if reduction not in REDUCTIONS:
+        raise ValueError(f"reduction must be one of {', '.join(REDUCTIONS)}")
+    if accumulator not in ACCUMULATORS:
+        raise ValueError(f"accumulator must be one of {', '.join(ACCUMULATORS)}")
+
+
+def _delay(m, value, stages, enable, name, reset_less=True):
+    """``value`` delayed by ``stages`` enabled cycles."""
+    for n in range(stages):
+        r = Signal(value.shape(), name=f"{name}_d{n}", reset_less=reset_less)
+        with m.If(enable):
+            m.d.sync += r.eq(value)
+        value = r
+    return value
+
+
+class OutputStationaryArray(wiring.Component):
+    """Output-stationary R x C array: ``C = A @ B`` for an R x K tile of A and a K x C tile of B.
+
+    Input stream ``i``: one beat per k, carrying ``a[0..R-1]`` (column k of A), ``b[0..C-1]``
+    (row k of B) and ``last`` (on k = K-1, K >= 1). Output stream ``o``: after a tile's ``last``,
+    R beats, beat r carrying ``c[0..C-1]`` (row r of the tile's result, modulo
+    ``2**acc_width``) and ``last`` on r = R-1. The next tile enters while the previous drains.
+
+    Row r of A enters row r of the grid r cycles late and column c of B enters column c c cycles
+    late (skew registers), so ``a[r]`` and ``b[c]`` of the same k meet in PE (r, c) after r + c
+    cycles. A tile's results stay in the PEs' result registers while the rows leave one per
+    cycle; this needs consecutive ``last`` beats at least ``max(R, C)`` cycles apart, so a
+    ``last`` beat waits (``i.ready`` low) until then: tiles with K >= max(R, C) stream at one
+    beat per cycle, shorter tiles at one tile per ``max(R, C)`` cycles. ``i.ready`` therefore
+    depends on ``i.payload.last`` (never on anything later than the offered beat).
+
+    Parameters
+    ----------
+    rows, cols : int
+        R and C.
+    a_format, b_format : IntFormat
+    acc_width : int
+    acc_signed : bool
+    reduction, accumulator : str
+        PE options, see :class:`hdl.int_mac.IntMACCore`.
+
+    Latency: row r of a tile leaves ``C + r`` cycles after its ``last`` beat is accepted (at
+    full rate). Initiation interval: 1 beat per cycle for K >= max(R, C) (data-dependent).
+    """
+
+    def __init__(self, *, rows: int, cols: int, a_format: IntFormat, b_format: IntFormat,
+                 acc_width: int, acc_signed: bool = True, reduction: str = "adder_tree",
+                 accumulator: str = "binary"):
+        _check(rows, cols, reduction, accumulator)
+        self.rows, self.cols = rows, cols
+        self.a_format, self.b_format = a_format, b_format
+        self.acc_width, self.acc_signed = acc_width, acc_signed
+        self.reduction, self.accumulator = reduction, accumulator
+        acc_shape = signed(acc_width) if acc_signed else unsigned(acc_width)
+        super().__init__({
+            "i": In(stream.Signature(data.StructLayout({
+                "a": data.ArrayLayout(_shape(a_format), rows),
+                "b": data.ArrayLayout(_shape(b_format), cols),
+                "last": 1,
+            }))),
+            "o": Out(stream.Signature(data.StructLayout({
+                "c": data.ArrayLayout(acc_shape, cols),
+                "last": 1,
+            }))),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        R, C = self.rows, self.cols
+        advance = Signal()
+        m.d.comb += advance.eq(~self.o.valid | self.o.ready)
+
+        # Tile spacing: rows leave one per cycle (R cycles) and a PE's result register is
+        # overwritten by the next tile C cycles after it was written at the earliest.
+        spacing = max(R, C)
+        since_last = Signal(range(spacing + 1), init=spacing)
+        last_allowed = since_last >= spacing
+        m.d.comb += self.i.ready.eq(advance & (~self.i.payload.last | last_allowed))
+        accept = self.i.valid & self.i.ready
+        with m.If(advance):
+            with m.If(accept & self.i.payload.last):
+                m.d.sync += since_last.eq(1)
+            with m.Elif(~last_allowed):
+                m.d.sync += since_last.eq(since_last + 1)
+
+        # Skew at the edges: row r (and its valid/last) r cycles late, column c c cycles late.
+        valid_in = Signal()
+        last_in = Signal()
+        m.d.comb += [valid_in.eq(accept), last_in.eq(accept & self.i.payload.last)]
+        row_a, row_valid, row_last = [], [], []
+        for r in range(R):
+            row_a.append(_delay(m, self.i.payload.a[r], r, advance, f"skew_a{r}"))
+            row_valid.append(_delay(m, valid_in, r, advance, f"skew_valid{r}", reset_less=False))
+            row_last.append(_delay(m, last_in, r, advance, f"skew_last{r}", reset_less=False))
+        col_b = [_delay(m, self.i.payload.b[c], c, advance, f"skew_b{c}") for c in range(C)]
+
+        results = [[None] * C for _ in range(R)]
+        row_done = [None] * R
+        b_here = list(col_b)
+        for r in range(R):
+            a_here, valid_here, last_here = row_a[r], row_valid[r], row_last[r]
+            for c in range(C):
+                core = IntMACCore(a_format=self.a_format, b_format=self.b_format, lanes=1,
+                                  acc_width=self.acc_width, acc_signed=self.acc_signed,
+                                  reduction=self.reduction, accumulator=self.accumulator)
+                m.submodules[f"pe_{r}_{c}"] = core
+                m.d.comb += [core.en.eq(advance), core.valid.eq(valid_here),
+                             core.last.eq(last_here), core.a[0].eq(a_here),
+                             core.b[0].eq(b_here[c])]
+                results[r][c] = core.result
+                if c == C - 1:
+                    row_done[r] = core.result_valid
+                    continue
+                # Operands move one PE to the right per cycle (control bits with a).
+                a_here = _delay(m, a_here, 1, advance, f"pe_{r}_{c}_a")
+                valid_here = _delay(m, valid_here, 1, advance, f"pe_{r}_{c}_valid", False)
+                last_here = _delay(m, last_here, 1, advance, f"pe_{r}_{c}_last", False)
+            if r < R - 1:
+                b_here = [_delay(m, b_here[c], 1, advance, f"pe_{r}_{c}_b") for c in range(C)]
+
+        # Row r of a tile completes in column C-1 one cycle after row r-1: at most one row
+        # is complete at a time (tile spacing), so an AND-OR selects the outgoing row.
+        for c in range(C):
+            column = [Mux(row_done[r], results[r][c].as_unsigned(), 0) for r in range(R)]
+            m.d.comb += self.o.payload.c[c].eq(reduce(or_, column))
+        m.d.comb += [
+            self.o.valid.eq(reduce(or_, row_done)),
+            self.o.payload.last.eq(row_done[R - 1]),
+        ]
+        return m
+
+
+class WeightStationaryArray(wiring.Component):
+    """Weight-stationary R x C array: ``y = x @ W`` for vectors x against a stored R x C tile W.
+
+    Stream ``w`` loads a tile as R beats ``w[0..C-1]`` (beat r is row r of W; ``last`` on the
+    final row). Stream ``x`` carries vectors ``x[0..R-1]``; for each, stream ``y`` emits one beat
+    ``y[0..C-1]`` with ``y[c] = sum_r x[r] * W[r][c]`` modulo ``2**acc_width``, in order.
+
+    Ordering between the streams: a vector accepted in a cycle after the one in which a load's
+    ``last`` beat is accepted uses that load's tile; vectors accepted up to (and including) that
+    cycle use the previous tile. Vectors before the first load see a zero tile only in
+    simulation (weights have no reset). Weights are double-buffered: a load fills the idle
+    bank, and each vector carries a bank-select bit through the grid, so a load never disturbs
+    vectors in flight. After a load completes, ``w.ready`` stays low for R + C cycles, until
+    every vector using the old bank has left the grid, before the next load may overwrite it.
+
+    ``x[r]`` enters row r r cycles late and moves right one PE per cycle; partial sums move down
+    one PE per cycle; column c's result leaves the bottom at cycle R + c and is delayed
+    C - 1 - c cycles so the whole row ``y`` leaves together.
+
+    Parameters
+    ----------
+    rows, cols : int
+        R and C.
+    a_format : IntFormat
+        Format of x.
+    b_format : IntFormat
+        Format of the weights.
+    acc_width : int
+        Width of partial sums and of y.
+    acc_signed : bool
+    reduction, accumulator : str
+        PE options as in :class:`hdl.int_mac.IntMACCore`; ``accumulator="carry_save"`` passes
+        partial sums down in carry-save form (two rows), resolved once per column.
+
+    Latency: ``R + C - 1`` cycles from accepting x to ``y.valid``. Initiation interval: 1.
+    """
+
+    def __init__(self, *, rows: int, cols: int, a_format: IntFormat, b_format: IntFormat,
+                 acc_width: int, acc_signed: bool = True, reduction: str = "adder_tree",
+                 accumulator: str = "binary"):
+        _check(rows, cols, reduction, accumulator)
+        self.rows, self.cols = rows, cols
+        self.a_format, self.b_format = a_format, b_format
+        self.acc_width, self.acc_signed = acc_width, acc_signed
+        self.reduction, self.accumulator = reduction, accumulator
+        acc_shape = signed(acc_width) if acc_signed else unsigned(acc_width)
+        super().__init__({
+            "w": In(stream.Signature(data.StructLayout({
+                "w": data.ArrayLayout(_shape(b_format), cols),
+                "last": 1,
+            }))),
+            "x": In(stream.Signature(data.StructLayout({
+                "x": data.ArrayLayout(_shape(a_format), rows),
+            }))),
+            "y": Out(stream.Signature(data.StructLayout({
+                "y": data.ArrayLayout(acc_shape, cols),
+            }))),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        R, C, W = self.rows, self.cols, self.acc_width
+        carry_save = self.accumulator == "carry_save"
+        advance = Signal()
+        m.d.comb += advance.eq(~self.y.valid | self.y.ready)
+
+        # Weight loading into the bank that new vectors do not use.
+        bank_sel = Signal()          # bank of the vectors accepted from now on
+        load_row = Signal(range(max(R, 2)))       # (a zero-width counter would not lint)
+        drain = Signal(range(R + C + 1))
+        # .any() rather than == 0, which Amaranth writes as a multi-bit '!'.
+        m.d.comb += self.w.ready.eq(~drain.any())
+        w_accept = self.w.valid & self.w.ready
+        with m.If(w_accept):
+            with m.If(self.w.payload.last):
+                m.d.sync += [load_row.eq(0), bank_sel.eq(~bank_sel), drain.eq(R + C)]
+            with m.Elif(load_row != R - 1):
+                m.d.sync += load_row.eq(load_row + 1)
+        with m.Elif(advance & drain.any()):
+            m.d.sync += drain.eq(drain - 1)
+        banks = [[[Signal(_shape(self.b_format), name=f"weight{k}_{r}_{c}", reset_less=True)
+                   for c in range(C)] for r in range(R)] for k in range(2)]
+        for k in range(2):
+            for r in range(R):
+                # (== 0 would be written as a multi-bit '!', which Verilator -Wall rejects)
+                row_hit = ~load_row.any() if r == 0 else load_row == r
+                with m.If(w_accept & row_hit & (bank_sel != k)):
+                    m.d.sync += [banks[k][r][c].eq(self.w.payload.w[c]) for c in range(C)]
+
+        m.d.comb += self.x.ready.eq(advance)
+        x_accept = Signal()
+        m.d.comb += x_accept.eq(self.x.valid & advance)
+
+        psum_above = [[] for _ in range(C)]       # (value, signed) addends from the PE above
+        for r in range(R):
+            x_here = _delay(m, self.x.payload.x[r], r, advance, f"skew_x{r}")
+            sel_here = _delay(m, bank_sel, r, advance, f"skew_sel{r}")
+            valid_here = _delay(m, x_accept, r, advance, f"skew_valid{r}", False) \
+                if r == R - 1 else None
+            for c in range(C):
+                weight = Signal(_shape(self.b_format), name=f"pe_{r}_{c}_w")
+                m.d.comb += weight.eq(Mux(sel_here, banks[1][r][c], banks[0][r][c]))
+                out = product_sum(m, [(x_here, weight, self.a_format.signed,
+                                       self.b_format.signed)], psum_above[c],
+                                  width=W, reduction=self.reduction, carry_save=carry_save,
+                                  name=f"pe_{r}_{c}")
+                rows_out = list(out) if carry_save else [out]
+                regs = []
+                for n, value in enumerate(rows_out):
+                    reg = Signal(W, name=f"pe_{r}_{c}_psum{n}", reset_less=True)
+                    with m.If(advance):
+                        m.d.sync += reg.eq(value)
+                    regs.append((reg, False))
+                psum_above[c] = regs
+                if r == R - 1 and c == C - 1:
+                    # The vector's valid bit reaches the last PE with it; one more register
+                    # aligns it with that PE's partial sum (and the de-skewed row).
+                    m.d.comb += self.y.valid.eq(
+                        _delay(m, valid_here, 1, advance, "bottom_valid", False))
+                if c < C - 1:
+                    x_here = _delay(m, x_here, 1, advance, f"pe_{r}_{c}_x")
+                    sel_here = _delay(m, sel_here, 1, advance, f"pe_{r}_{c}_sel")
+                    if valid_here is not None:
+                        valid_here = _delay(m, valid_here, 1, advance, f"pe_{r}_{c}_valid",
+                                            False)
+
+        # One carry-propagate adder per column (carry-save), then de-skew.
+        for c in range(C):
+            rows_in = [v for v, _ in psum_above[c]]
+            column_sum = Signal(W, name=f"column{c}_sum")
+            m.d.comb += column_sum.eq((rows_in[0] + rows_in[1])[:W] if carry_save else rows_in[0])
+            m.d.comb += self.y.payload.y[c].eq(
+                _delay(m, column_sum, C - 1 - c, advance, f"deskew{c}"))
+        return m

@@ -1,0 +1,111 @@
+"""``bitserial_mac``: cocotb regression on Verilator and Icarus against the golden model (every
+precision, random idle and back-pressure), a full-rate latency check, lint, and parameter errors."""
+
+from __future__ import annotations
+
+import subprocess
+
+import numpy as np
+import pytest
+
+from generators import get_generator
+from generators.emit import write_design
+from generators.params import ParamError
+from sim.lint import venv_tool, verilator_lint, yosys_check
+from sim.runner import available_simulators, run_stream_test
+from sim.stimuli.bitserial_mac import bitserial_operands, bitserial_stimulus
+
+from .conftest import design_for
+
+INT8_K16 = dict(act_format="int8", weight_bits=8, lanes=16)
+#: The issue's configurations: int8 x Wmax 8, K=16 in both modes, 1 and 2 bits per cycle (bits
+#: mode), signed and unsigned weights; and uint4 x Wmax 4, K=1, 4 bits per cycle.
+CONFIGS = [
+    (f"int8_w8{'s' if signed else 'u'}_k16_{mode}{bpc}",
+     {**INT8_K16, "serial_mode": mode, "bits_per_cycle": bpc, "weight_signed": signed})
+    for mode, bpc in (("bits", 1), ("bits", 2), ("terms", 1)) for signed in (True, False)
+]
+CONFIGS.append(("uint4_w4s_k1_bits4", dict(act_format="uint4", weight_bits=4, lanes=1,
+                                           bits_per_cycle=4, weight_signed=True)))
+SIMULATORS = available_simulators()
+RANDOM_BEATS = 600
+
+
+@pytest.mark.parametrize("simulator", SIMULATORS)
+@pytest.mark.parametrize("config_id, params", CONFIGS, ids=[c[0] for c in CONFIGS])
+def test_every_precision_with_backpressure(config_id, params, simulator, tmp_path):
+    design = design_for("bitserial_mac", **params)
+    seed = sum(map(ord, config_id))
+    a, w, prec, last = bitserial_operands(design.params, np.random.default_rng(seed),
+                                          RANDOM_BEATS)
+    assert set(prec.tolist()) == set(range(2 if params["weight_signed"] else 1,
+                                           params["weight_bits"] + 1))
+    stimulus = bitserial_stimulus(design, a, w, prec, last, idle=0.3, stall=0.4, seed=seed)
+    run_stream_test(design, simulator, stimulus, tmp_path)
+
+
+@pytest.mark.parametrize("config_id, params", [CONFIGS[2], CONFIGS[4]],
+                         ids=[CONFIGS[2][0], CONFIGS[4][0]])
+def test_full_rate_latency(config_id, params, tmp_path):
+    """No idles or stalls: each output comes the manifest's latency (1) after its last beat."""
+    design = design_for("bitserial_mac", **params)
+    assert design.manifest["latency"] == 1 and design.manifest["initiation_interval"] is None
+    a, w, prec, last = bitserial_operands(design.params, np.random.default_rng(5), 200,
+                                          mean_group=2)
+    stimulus = bitserial_stimulus(design, a, w, prec, last, idle=0.0, stall=0.0, seed=5,
+                                  check_timing=True)
+    run_stream_test(design, SIMULATORS[-1], stimulus, tmp_path)
+
+
+LINT_CONFIGS = [
+    dict(act_format="int5", weight_bits=7, lanes=3, bits_per_cycle=4),
+    dict(act_format="uint3", weight_bits=5, lanes=2, bits_per_cycle=2, weight_signed=False),
+    dict(act_format="int8", weight_bits=8, lanes=4, serial_mode="terms"),
+    dict(act_format="uint16", weight_bits=16, lanes=2, serial_mode="terms", weight_signed=False,
+         acc_width=40),
+]
+LINT_IDS = ["-".join(str(v) for v in c.values()) for c in LINT_CONFIGS]
+
+
+@pytest.mark.parametrize("params", LINT_CONFIGS, ids=LINT_IDS)
+def test_lint(params, tmp_path):
+    design = design_for("bitserial_mac", **params)
+    verilog_path, _ = write_design(design, tmp_path)
+    verilator_lint(verilog_path, design.module)
+    yosys_check(design.verilog(), design.module)
+
+
+@pytest.mark.parametrize("values, message", [
+    (dict(weight_bits=2, bits_per_cycle=4),
+     "--bits-per-cycle: 4 is larger than --weight-bits 2; allowed: at most weight_bits"),
+    (dict(serial_mode="terms", bits_per_cycle=2),
+     "--bits-per-cycle: 2 is not allowed with --serial-mode terms; allowed: 1"),
+    # int8 x int8, 16 lanes: one beat spans -2^18 + 2^11 .. 2^18, 20 bits signed.
+    (dict(lanes=16, acc_width=19),
+     "--acc-width: 19 cannot hold one beat's sum of products; allowed: 20 to 128"),
+    (dict(serial_mode="digits"),
+     "--serial-mode: 'digits' is not allowed; allowed: one of bits, terms"),
+])
+def test_bad_parameters_one_line(values, message):
+    with pytest.raises(ParamError) as info:
+        get_generator("bitserial_mac").elaborate(values)
+    assert message in str(info.value)
+    assert "\n" not in str(info.value)
+
+
+def test_cli_error_and_help():
+    cli = venv_tool("generate-verilog")
+    proc = subprocess.run([cli, "bitserial_mac", "--weight-bits", "2", "--bits-per-cycle", "4"],
+                          capture_output=True, text=True)
+    assert proc.returncode != 0
+    assert proc.stderr.strip().count("\n") == 0 and "--bits-per-cycle" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    text = " ".join(subprocess.run([cli, "bitserial_mac", "--help"], capture_output=True,
+                                   text=True).stdout.split())
+    for p in get_generator("bitserial_mac").params:
+        assert " ".join(p.describe().split()) in text
+
+
+def test_default_accumulator_holds_2_16_beats():
+    # |(-128) * (-128)| = 2^14; 16 lanes * 2^16 beats * 2^14 = 2^34 needs 36 bits signed.
+    assert design_for("bitserial_mac", **INT8_K16).params["acc_width"] == 36

@@ -1,0 +1,158 @@
+"""``systolic_array``: golden GEMM model, cocotb regressions (both dataflows, both simulators,
+random idle and back-pressure on every stream) and lint."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from generators.emit import write_design
+from hdl.formats import parse_format
+from sim.golden.systolic_array import output_stationary, weight_stationary
+from sim.lint import verilator_lint, yosys_check
+from sim.runner import available_simulators, run_stream_test, run_test
+from sim.stimuli import write_stimulus
+from sim.stimuli.systolic_array import os_operands, os_stimulus, ws_events, ws_stimulus
+
+from .conftest import design_for
+
+SIMULATORS = available_simulators()
+WS_TEST_MODULE = "sim.cocotb.ws_stream_test"
+
+#: (id, parameters, simulators, tiles): output-stationary, K random in 1..40 per tile.
+OS_CONFIGS = [
+    ("os_2x2_ct_cs", dict(rows=2, cols=2, reduction="compressor_tree", accumulator="carry_save"),
+     SIMULATORS, 60),
+    ("os_3x5", dict(rows=3, cols=5), SIMULATORS, 50),
+    ("os_3x5_int4xuint8_ct", dict(rows=3, cols=5, a_format="int4", b_format="uint8",
+                                  reduction="compressor_tree"), ["icarus"], 30),
+    ("os_8x8", dict(rows=8, cols=8), ["verilator"], 30),
+]
+#: (id, parameters, simulators, loads): weight-stationary, reloads between vector bursts.
+WS_CONFIGS = [
+    ("ws_2x2_ct_cs", dict(rows=2, cols=2, reduction="compressor_tree", accumulator="carry_save"),
+     SIMULATORS, 30),
+    ("ws_4x3", dict(rows=4, cols=3), SIMULATORS, 30),
+    ("ws_4x3_uint4xint8_cs", dict(rows=4, cols=3, a_format="uint4", b_format="int8",
+                                  accumulator="carry_save"), ["icarus"], 20),
+    ("ws_8x8", dict(rows=8, cols=8), SIMULATORS, 20),
+]
+
+
+def _runs(configs):
+    return [(cid, params, sim, n) for cid, params, sims, n in configs for sim in sims
+            if sim in SIMULATORS]
+
+
+# -- golden model ----------------------------------------------------------------------------
+
+def test_golden_output_stationary_is_a_matrix_product():
+    a = np.array([[1, 2], [3, 4], [5, 6]])          # K = 3 beats of a[0..1] (R = 2)
+    b = np.array([[1, 0, -1], [2, 1, 0], [0, 3, 1]])  # K = 3 beats of b[0..2] (C = 3)
+    last = np.array([False, False, True])
+    c, row_last = output_stationary(a, b, last, acc_width=8)
+    # A is 2 x 3 with columns a[k]; B is 3 x 3 with rows b[k].
+    assert c.tolist() == [[7, 18, 4], [10, 22, 4]]
+    assert row_last.tolist() == [False, True]
+    c, _ = output_stationary(np.array([[127]]), np.array([[127]]), np.array([True]),
+                             acc_width=8)
+    assert c.tolist() == [[1]]                      # 16129 mod 256 as int8
+
+
+def test_golden_weight_stationary_uses_latest_load():
+    w1, w2 = np.array([[1, 2], [3, 4]]), np.array([[0, 1], [1, 0]])
+    y = weight_stationary([("load", w1), ("x", [1, 1]), ("load", w2), ("x", [5, 7])],
+                          acc_width=16)
+    assert y.tolist() == [[4, 6], [7, 5]]
+    with pytest.raises(ValueError):
+        weight_stationary([("x", [1, 1])], acc_width=8)
+
+
+# -- regressions -----------------------------------------------------------------------------
+
+OS_RUNS = _runs(OS_CONFIGS)
+
+
+@pytest.mark.parametrize("config_id, params, simulator, tiles", OS_RUNS,
+                         ids=[f"{r[0]}-{r[2]}" for r in OS_RUNS])
+def test_output_stationary(config_id, params, simulator, tiles, tmp_path):
+    design = design_for("systolic_array", dataflow="output_stationary", **params)
+    seed = sum(map(ord, config_id))
+    a, b, last = os_operands(design.params, np.random.default_rng(seed), tiles)
+    stimulus = os_stimulus(design, a, b, last, idle=0.3, stall=0.4, seed=seed)
+    run_stream_test(design, simulator, stimulus, tmp_path)
+
+
+WS_RUNS = _runs(WS_CONFIGS)
+
+
+def _run_ws(design, simulator, stimulus, work_dir):
+    path = write_stimulus(stimulus, work_dir / "stimulus.json")
+    run_test(design, simulator, test_module=WS_TEST_MODULE, test_dir=work_dir,
+             env={"PEFORGE_STIMULUS": str(path)})
+
+
+@pytest.mark.parametrize("config_id, params, simulator, loads", WS_RUNS,
+                         ids=[f"{r[0]}-{r[2]}" for r in WS_RUNS])
+def test_weight_stationary(config_id, params, simulator, loads, tmp_path):
+    design = design_for("systolic_array", dataflow="weight_stationary", **params)
+    seed = sum(map(ord, config_id))
+    events = ws_events(design.params, np.random.default_rng(seed), loads)
+    stimulus = ws_stimulus(design, events, idle=0.3, stall=0.4, seed=seed)
+    _run_ws(design, simulator, stimulus, tmp_path / "random")
+    # Full rate: one vector per cycle within a burst, latency R + C - 1 on every output.
+    events = ws_events(design.params, np.random.default_rng(seed + 1), 6, burst_max=30)
+    stimulus = ws_stimulus(design, events, idle=0.0, stall=0.0, seed=seed, check_timing=True)
+    _run_ws(design, simulator, stimulus, tmp_path / "timing")
+
+
+# -- manifest, parameters, lint --------------------------------------------------------------
+
+def test_manifest_streams_and_timing():
+    os_design = design_for("systolic_array", rows=3, cols=5)
+    assert os_design.module == "systolic_os_3x5_int8xint8_acc32"
+    streams = os_design.manifest["streams"]
+    assert [f["name"] for f in streams["i"]["fields"]] == \
+        [f"a[{r}]" for r in range(3)] + [f"b[{c}]" for c in range(5)] + ["last"]
+    assert [f["name"] for f in streams["o"]["fields"]] == [f"c[{c}]" for c in range(5)] + ["last"]
+    assert os_design.manifest["latency"] is None
+    ws = design_for("systolic_array", rows=4, cols=3, dataflow="weight_stationary",
+                    reduction="compressor_tree", accumulator="carry_save")
+    assert ws.module == "systolic_ws_4x3_int8xint8_acc18_ct_cs"
+    assert sorted(ws.manifest["streams"]) == ["w", "x", "y"]
+    assert (ws.manifest["latency"], ws.manifest["initiation_interval"]) == (6, 1)
+    # acc18 holds 4 products of (-128)(-128) = 2^16 exactly.
+    assert parse_format(ws.manifest["streams"]["y"]["fields"][0]["format"]).max >= 4 * 2 ** 14
+
+
+@pytest.mark.parametrize("values, message", [
+    (dict(rows=0), "--rows: 0 is not allowed; allowed: integer 1 to 32"),
+    (dict(cols=33), "--cols: 33 is not allowed; allowed: integer 1 to 32"),
+    (dict(dataflow="row_stationary"), "--dataflow: 'row_stationary' is not allowed"),
+    (dict(reduction="wallace"), "--reduction: 'wallace' is not allowed"),
+    (dict(a_format="fp8_e4m3"), "--a-format: 'fp8_e4m3' is not allowed"),
+])
+def test_bad_parameters(values, message):
+    from generators import ParamError, get_generator
+    with pytest.raises(ParamError) as info:
+        get_generator("systolic_array").elaborate(values)
+    assert message in str(info.value) and "\n" not in str(info.value)
+
+
+LINT_CONFIGS = [
+    dict(rows=3, cols=2, dataflow="output_stationary", reduction="compressor_tree",
+         accumulator="carry_save"),
+    dict(rows=2, cols=3, dataflow="weight_stationary", a_format="uint4", b_format="int3",
+         reduction="compressor_tree"),
+    dict(rows=1, cols=1, dataflow="weight_stationary", accumulator="carry_save"),
+    dict(rows=1, cols=4, dataflow="output_stationary"),
+    dict(rows=4, cols=2, dataflow="weight_stationary"),
+]
+
+
+@pytest.mark.parametrize("params", LINT_CONFIGS, ids=[f"lint{n}" for n in range(len(LINT_CONFIGS))])
+def test_lint(params, tmp_path):
+    design = design_for("systolic_array", **params)
+    verilog_path, _ = write_design(design, tmp_path)
+    verilator_lint(verilog_path, design.module)
+    yosys_check(design.verilog(), design.module)
