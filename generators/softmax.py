@@ -144,8 +144,8 @@ class SoftmaxGenerator(Generator):
                  help="reciprocal seed table index bits (reciprocal=newton only)",
                  auto_help="enough for full precision after newton_iters steps, at most 12"),
         BoolParam("double_buffer", default=False,
-                  help="two element buffers: accept the next vector while the current one is "
-                       "written out"),
+                  help="one element buffer per pipeline stage (3; 4 for three_pass): accept the "
+                       "next vectors while the current one is written out"),
     )
 
     def derive(self, params):

@@ -21,6 +21,7 @@ results are cached in ``--out`` (keyed by module name), so an interrupted sweep 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import sys
 import tempfile
@@ -193,7 +194,9 @@ def main(argv=None) -> int:
     rows = []
     for index, c in enumerate(configs):
         design = generator.elaborate({**BASE, **c})
-        cache = cache_dir / f"{design.module}.json"
+        # Keyed by the Verilog itself, so a changed RTL never reuses stale area/Fmax figures.
+        digest = hashlib.sha1(design.verilog().encode()).hexdigest()[:12]
+        cache = cache_dir / f"{design.module}-{digest}.json"
         flow.progress(f"[{index + 1}/{len(configs)}] {label(c)} ({design.module})")
         row = json.loads(cache.read_text()) if cache.exists() else {}
         if row.get("vectors") != args.vectors:

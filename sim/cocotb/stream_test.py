@@ -10,7 +10,8 @@ Everything comes from two files named in the environment:
   and no stall: every input beat is accepted ``initiation_interval`` cycles after the previous
   one, and each output beat appears ``latency`` cycles after its last input beat), and optionally
   ``cycle_limit`` (simulated cycles before the run counts as hung; the default allows ~20 cycles per
-  beat).
+  beat), and optionally ``min_rate`` (per stream name, the least average beats per cycle, counted
+  from the stream's first beat to its last).
 """
 
 from __future__ import annotations
@@ -98,6 +99,8 @@ async def stream_regression(dut):
                             f"{len(d.beats)} beats in {cycle} cycles")
     if not problems and stim.get("check_timing"):
         problems += _timing_problems(manifest, stim, drivers, monitors)
+    if not problems and stim.get("min_rate"):
+        problems += _rate_problems(stim["min_rate"], drivers, monitors)
     for p in problems:
         dut._log.error(p)
     assert not problems, problems[0]
@@ -126,4 +129,19 @@ def _timing_problems(manifest, stim, drivers, monitors) -> list[str]:
                     problems.append(f"TIMING: stream {m.name} beat {index} came {measured} "
                                     f"cycles after its last input, manifest latency is {latency}")
                     break
+    return problems
+
+
+def _rate_problems(min_rate, drivers, monitors) -> list[str]:
+    """Average beats per cycle of each named stream, from its first beat to its last."""
+    cycles = {d.name: d.accepted_cycles for d in drivers}
+    cycles.update({m.name: [c for c, _ in m.received] for m in monitors})
+    problems = []
+    for name, least in min_rate.items():
+        beats = cycles[name]
+        rate = len(beats) / (beats[-1] - beats[0] + 1)
+        if rate < least:
+            problems.append(f"RATE: stream {name} moved {len(beats)} beats in "
+                            f"{beats[-1] - beats[0] + 1} cycles ({rate:.3f} per cycle), "
+                            f"at least {least} required")
     return problems

@@ -68,8 +68,11 @@ def flatten(vectors) -> tuple[np.ndarray, np.ndarray]:
     return x, last
 
 
-def softmax_stimulus(design, vectors, *, idle: float, stall: float, seed: int) -> dict:
-    """Stimulus dict for a ``softmax`` design from input vectors and the golden model."""
+def softmax_stimulus(design, vectors, *, idle: float, stall: float, seed: int,
+                     min_rate: float | None = None) -> dict:
+    """Stimulus dict for a ``softmax`` design from input vectors and the golden model. With
+    ``min_rate`` the bench also checks that both streams average at least that many beats per
+    cycle (meaningful with ``idle = stall = 0``)."""
     params = design.params
     streams = design.manifest["streams"]
     x, last = flatten(vectors)
@@ -77,13 +80,16 @@ def softmax_stimulus(design, vectors, *, idle: float, stall: float, seed: int) -
                                         params["max_length"])
     # Each output beat comes from its own input beat (outputs are in input order).
     sources = [["i", k, k] for k in range(len(x))]
-    return make_stimulus(
+    stimulus = make_stimulus(
         inputs={"i": field_codes(streams["i"], {"x": x, "last": last})},
         expected={"o": field_codes(streams["o"], {"y": y, "last": out_last, "error": error})},
         sources={"o": sources}, idle=idle, stall=stall, seed=seed)
+    if min_rate is not None:
+        stimulus["min_rate"] = {"i": min_rate, "o": min_rate}
+    return stimulus
 
 
-def measure_vector_period(params: dict, length: int, vectors: int = 4) -> int:
+def measure_vector_period(params: dict, length: int, vectors: int = 10) -> int:
     """Cycles between the first accepted elements of back-to-back vectors of ``length`` in steady
     state, with the output always ready and the input always valid (Amaranth simulator)."""
     from amaranth.sim import Simulator
