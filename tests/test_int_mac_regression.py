@@ -25,11 +25,16 @@ BASE_CONFIGS = [
 ]
 CONFIGS = [(f"{name}_p{p}", {**params, "pipeline_stages": p})
            for name, params in BASE_CONFIGS for p in (0, 2)]
-CONFIGS += [
+#: Extra depths and formats, on Icarus only (Verilator builds cost 10-60 s each).
+EXTRA_CONFIGS = [
     ("uint8xuint8_k4_p1", dict(a_format="uint8", b_format="uint8", lanes=4, pipeline_stages=1)),
     ("int16xuint3_k5_p3", dict(a_format="int16", b_format="uint3", lanes=5, pipeline_stages=3)),
 ]
 SIMULATORS = available_simulators()
+RUNS = [pytest.param(cid, params, sim, id=f"{cid}-{sim}") for cid, params in CONFIGS
+        for sim in SIMULATORS]
+RUNS += [pytest.param(cid, params, sim, id=f"{cid}-{sim}") for cid, params in EXTRA_CONFIGS
+         for sim in SIMULATORS[1:]]
 RANDOM_BEATS = 2000
 
 #: Bit-weight options (issue 6): every reduction x accumulator combination for int8 x int8 and
@@ -55,8 +60,7 @@ OPTION_RUNS = [(cid, params, sim) for cid, params in OPTION_CONFIGS for sim in S
 OPTION_BEATS = 500
 
 
-@pytest.mark.parametrize("simulator", SIMULATORS)
-@pytest.mark.parametrize("config_id, params", CONFIGS, ids=[c[0] for c in CONFIGS])
+@pytest.mark.parametrize("config_id, params, simulator", RUNS)
 def test_random_with_backpressure(config_id, params, simulator, tmp_path):
     design = design_for("int_mac", **params)
     seed = sum(map(ord, config_id))
@@ -65,8 +69,7 @@ def test_random_with_backpressure(config_id, params, simulator, tmp_path):
     run_stream_test(design, simulator, stimulus, tmp_path)
 
 
-@pytest.mark.parametrize("simulator", SIMULATORS)
-@pytest.mark.parametrize("config_id, params", CONFIGS, ids=[c[0] for c in CONFIGS])
+@pytest.mark.parametrize("config_id, params, simulator", RUNS)
 def test_full_rate_timing(config_id, params, simulator, tmp_path):
     """No idles, no stalls: one beat per cycle and the manifest's latency on every output."""
     design = design_for("int_mac", **params)
