@@ -31,12 +31,8 @@ SIMULATORS = available_simulators()
 RANDOM_BEATS = 600
 
 
-#: Every configuration runs on Icarus; Verilator (30-50 s per build) runs one signedness of each
-#: mode plus the 4-bit-per-cycle design, so both simulators see every datapath.
-ON_VERILATOR = {"int8_w8s_k16_bits1", "int8_w8u_k16_bits2", "int8_w8s_k16_terms1",
-                "uint4_w4s_k1_bits4"}
 RUNS = [pytest.param(cid, params, sim, id=f"{cid}-{sim}") for cid, params in CONFIGS
-        for sim in SIMULATORS if sim != "verilator" or cid in ON_VERILATOR]
+        for sim in SIMULATORS]
 
 
 @pytest.mark.parametrize("config_id, params, simulator", RUNS)
