@@ -1,9 +1,8 @@
 """``fp_mac``: golden model checks, parameter rules, lint, and cocotb regressions on Verilator and
 Icarus (exhaustive code-pair sweeps, random accumulations with back-pressure, full-rate timing).
 
-Exhaustive sweeps: fp8_e4m3 x fp8_e4m3 (exact and lmul) on Verilator and the same-format fp6/fp4
-pairs on Icarus run by default; the other fp8 sweeps, the cross fp6 pair and the fp6/fp4 sweeps
-on Verilator carry the ``exhaustive`` marker and run with ``pytest -m exhaustive``.
+Exhaustive sweeps (every code pair, exact and lmul) run on Verilator in the default suite: the
+three fp8 pairs, the three fp6 pairs and fp4 x fp4. K = 1 builds take ~8 s and 65,536 beats ~15 s.
 """
 
 from __future__ import annotations
@@ -25,9 +24,6 @@ from .conftest import design_for
 
 SIMULATORS = available_simulators()
 RANDOM_BEATS = 1500
-
-
-EXHAUSTIVE = pytest.mark.exhaustive
 
 
 # ------------------------------------------------------------------------------------------
@@ -158,40 +154,28 @@ def test_lint(params, tmp_path):
 # Cocotb regressions
 # ------------------------------------------------------------------------------------------
 
-def _sweep(params, simulator, tmp_path):
+def _sweep(params, tmp_path):
     design = design_for("fp_mac", lanes=1, **params)
     a, b, last = all_code_pairs(design.params)
     assert len(a) == 2 ** (design.params["a_format"].width + design.params["b_format"].width)
     stimulus = fp_mac_stimulus(design, a, b, last, idle=0.05, stall=0.05, seed=3)
-    run_stream_test(design, simulator, stimulus, tmp_path)
+    run_stream_test(design, "verilator", stimulus, tmp_path)
 
 
-def _sweeps(pairs, simulators, default):
-    """pytest params (a_format, b_format, multiplier, simulator); those not in ``default`` carry
-    the ``exhaustive`` marker."""
-    out = []
-    for fa, fb in pairs:
-        for mul in ("exact", "lmul"):
-            for sim in simulators:
-                marks = () if default(fa, fb, sim) else (EXHAUSTIVE,)
-                out.append(pytest.param(fa, fb, mul, sim, marks=marks,
-                                        id=f"{fa}x{fb}-{mul}-{sim}"))
-    return out
+#: Every fp8, fp6 and fp4 code pair, for both multipliers, on Verilator (as the issue asks; the
+#: random accumulations below cover Icarus).
+CODE_PAIR_SWEEPS = [
+    pytest.param(fa, fb, mul, id=f"{fa}x{fb}-{mul}-verilator")
+    for fa, fb in (("fp8_e4m3", "fp8_e4m3"), ("fp8_e5m2", "fp8_e5m2"), ("fp8_e4m3", "fp8_e5m2"),
+                   ("fp6_e3m2", "fp6_e3m2"), ("fp6_e2m3", "fp6_e2m3"), ("fp6_e3m2", "fp6_e2m3"),
+                   ("fp4_e2m1", "fp4_e2m1"))
+    for mul in ("exact", "lmul")]
 
 
-#: Every fp8 pair on Verilator; fp8_e4m3 x fp8_e4m3 by default, the others with -m exhaustive.
-FP8_SWEEPS = _sweeps((("fp8_e4m3", "fp8_e4m3"), ("fp8_e5m2", "fp8_e5m2"), ("fp8_e4m3", "fp8_e5m2")),
-                     ["verilator"], lambda fa, fb, sim: fa == fb == "fp8_e4m3")
-#: Every fp6 / fp4 pair: on Icarus by default (cheap builds), on Verilator with -m exhaustive.
-SMALL_SWEEPS = _sweeps((("fp6_e3m2", "fp6_e3m2"), ("fp6_e2m3", "fp6_e2m3"),
-                        ("fp6_e3m2", "fp6_e2m3"), ("fp4_e2m1", "fp4_e2m1")),
-                       SIMULATORS, lambda fa, fb, sim: sim == "icarus" and fa == fb)
-
-
-@pytest.mark.parametrize("a_format, b_format, multiplier, simulator", FP8_SWEEPS + SMALL_SWEEPS)
-def test_every_code_pair(a_format, b_format, multiplier, simulator, tmp_path):
+@pytest.mark.parametrize("a_format, b_format, multiplier", CODE_PAIR_SWEEPS)
+def test_every_code_pair(a_format, b_format, multiplier, tmp_path):
     """All code pairs, K = 1, ``last`` on every beat (65,536 beats for fp8)."""
-    _sweep(dict(a_format=a_format, b_format=b_format, multiplier=multiplier), simulator, tmp_path)
+    _sweep(dict(a_format=a_format, b_format=b_format, multiplier=multiplier), tmp_path)
 
 
 RANDOM_CONFIGS = [
