@@ -29,7 +29,30 @@ FP32_NEG_ZERO = 0x80000000
 #: Weight exponent of the smallest binary32 subnormal (2**-149) and the overflow threshold 2**128.
 FP32_MIN_EXP = -149
 FP32_MAX_EXP = 128
+#: Weight exponent of the smallest normal binary32 number.
+FP32_MIN_NORMAL_EXP = -126
 _MAN = 23
+
+
+def _one_position(m: Module, bits, *, highest: bool, name: str):
+    """Index of the highest (or lowest) one of ``bits``; 0 when there is none.
+
+    A priority chain, which ABC maps into compact logic; above 64 bits, chains within 16-bit
+    chunks and one across the chunks, so the depth stays ~W/16 + 16 (a single chain over the
+    300-400 bits of an fp32 accumulation frame exhausts the call stack of Yosys's XAIGER
+    writer)."""
+    width = len(bits)
+    order = range(0, width, width if width <= 64 else 16)
+    position = Signal(range(max(2, width)), name=name)
+    for base in (order if highest else reversed(order)):
+        chunk = bits[base:base + order.step]
+        offset = Signal(range(max(2, len(chunk))), name=f"{name}_in{base}")
+        for i in (range(len(chunk)) if highest else reversed(range(len(chunk)))):
+            with m.If(chunk[i]):
+                m.d.comb += offset.eq(i)
+        with m.If(chunk.any()):
+            m.d.comb += position.eq(base + offset)
+    return position
 
 
 class FixedToFloat32(wiring.Component):
@@ -49,7 +72,10 @@ class FixedToFloat32(wiring.Component):
         The binary32 code. Zero input gives +0 (the caller decides the sign of exact zeros);
         a nonzero value that rounds to zero gives a zero of its own sign.
 
-    Combinational (latency 0).
+    The magnitude is normalized by a shift that puts its leading one on top, clamped so that
+    results below 2**-126 come out as subnormals; only the 25 bits that survive (significand and
+    round bit) are selected, and the sticky bit compares the position of the lowest one with the
+    rounding point instead of OR-ing a shifted-out field. Combinational (latency 0).
     """
 
     def __init__(self, *, width: int, lsb_exp: int):
@@ -61,54 +87,61 @@ class FixedToFloat32(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        W = self.width
         neg = self.value[-1]
-        mag = Signal(unsigned(W))
-        m.d.comb += mag.eq(Mux(neg, -self.value, self.value))  # |min| fits in W unsigned bits
+        mag_in = Signal(unsigned(self.width))
+        # |value| as (value xor sign) + sign: one adder instead of a negation and a multiplexer;
+        # |min| fits in width unsigned bits.
+        m.d.comb += mag_in.eq((self.value.as_unsigned() ^ neg.replicate(self.width)) + neg)
+        # At least significand + round bit + one sticky position, so every field below exists.
+        pad = max(0, _MAN + 3 - self.width)
+        # Zeros above when even the top bit weighs less than 2**-126 (every result subnormal),
+        # so that the normalizing shift below never has to go right.
+        pad_top = max(0, FP32_MIN_NORMAL_EXP - (self.lsb_exp + self.width - 1))
+        mag = Cat(Const(0, pad), mag_in, Const(0, pad_top))
+        W, lsb = len(mag), self.lsb_exp - pad
 
-        # Position of the leading one (0 when mag == 0; then nothing below matters).
-        lead = Signal(range(W))
-        for i in range(W):
-            with m.If(mag[i]):
-                m.d.comb += lead.eq(i)
+        lead = _one_position(m, mag, highest=True, name="lead")
+        low = _one_position(m, mag, highest=False, name="low")
+        nonzero = mag.any()
+        lzc = W - 1 - lead
 
-        # The result quantum is 2**q with q = max(exp(lead) - 23, -149); s = q - lsb_exp is the
-        # number of input bits below the quantum. Padding 24 zero bits below makes s + 24 >= 1,
-        # so the round bit always exists.
-        sub_floor = FP32_MIN_EXP - self.lsb_exp          # s for subnormal results (static)
-        s_hi = max(W - 1 - _MAN, sub_floor)
-        shift = Signal(range(1, s_hi + _MAN + 2))          # s + 24, always >= 1
-        shift_m1 = Signal(range(0, s_hi + _MAN + 1))
-        normal_shift = Signal(signed(max(W, 40).bit_length() + 2))
-        m.d.comb += normal_shift.eq(lead - _MAN)
-        m.d.comb += shift.eq(Mux(normal_shift > sub_floor, normal_shift, sub_floor) + _MAN + 1)
-        m.d.comb += shift_m1.eq(shift - 1)
-
-        ext = Cat(Const(0, _MAN + 1), mag)                 # mag * 2**24
-        top = Signal(len(ext))
-        m.d.comb += top.eq(ext >> shift_m1)             # round bit in top[0]
-        kept = top[1:]
+        # Shifting left by ``shift`` puts the leading one at bit W-1, whose weight is then
+        # 2**(lsb + W - 1 - shift). Results below 2**-126 are subnormal: the shift stops at
+        # ``shift_max``, where bit W-1 weighs 2**-126, so the significand holds 2**-126 .. 2**-149.
+        shift_max = lsb + W - 1 - FP32_MIN_NORMAL_EXP
+        assert shift_max >= 0
+        shift = Signal(range(W), name="shift")
+        if shift_max >= W - 1:
+            m.d.comb += shift.eq(lzc)
+        else:
+            m.d.comb += shift.eq(Mux(lzc > shift_max, shift_max, lzc))
+        # Bits W-25 .. W-1 of ``mag << shift``, written as a right shift of a zero-extended
+        # copy so that no intermediate grows by 2**len(shift) bits.
+        top = Signal(_MAN + 2, name="top")               # significand (24 bits) over round bit
+        right = Signal(range(W + 1), name="right_shift")
+        m.d.comb += [right.eq(W - shift),
+                     top.eq((Cat(Const(0, _MAN + 2), mag) >> right)[:_MAN + 2])]
         round_bit = top[0]
+        significand = top[1:]
+        # Any one below the round bit: the lowest one of ``mag`` lands below bit W-25.
         sticky = Signal()
-        # Bits strictly below the round bit: ext[i] for i < shift - 1.
-        # (Comparisons that can never hold are left out: Verilator flags constant compares.)
-        below = [ext[i] & (shift > i + 1) for i in range(_MAN + 1, min(len(ext), s_hi + _MAN))]
-        m.d.comb += sticky.eq(Cat(*below).any() if below else 0)
+        m.d.comb += sticky.eq(low + shift < W - _MAN - 2)
+        rounded = Signal(_MAN + 2)
+        m.d.comb += rounded.eq(significand + (round_bit & (sticky | significand[0])))
 
-        rounded = Signal(len(kept) + 1)
-        m.d.comb += rounded.eq(kept + (round_bit & (sticky | kept[0])))
-
-        # Code magnitude = (q + 149) * 2**23 + rounded: a carry out of the significand (or out of
-        # the subnormal range) moves into the exponent field by itself.
-        q_plus = Signal(range(0, max(2, s_hi + self.lsb_exp - FP32_MIN_EXP + 2)))
-        m.d.comb += q_plus.eq(shift - _MAN - 1 + self.lsb_exp - FP32_MIN_EXP)
-        code_mag = Signal(max(len(rounded), 23 + len(q_plus)) + 1)
-        m.d.comb += code_mag.eq((q_plus << _MAN) + rounded)
+        # Code magnitude = (biased exponent - 1) * 2**23 + significand with its leading one:
+        # the leading one adds the missing 1 to a normal exponent (and is absent for
+        # subnormals, whose exponent field is 0), and a rounding carry moves into the exponent.
+        exp_m1 = Signal(range(shift_max + 1), name="exp_minus_1")
+        m.d.comb += exp_m1.eq(shift_max - shift)
+        code_mag = Signal(len(exp_m1) + _MAN + 1)
+        m.d.comb += code_mag.eq((exp_m1 << _MAN) + rounded)
         mag_out = Signal(31)
-        with m.If(~mag.any()):
+        with m.If(~nonzero):
             m.d.comb += mag_out.eq(0)
-        with m.Elif(code_mag >= FP32_INF):
-            m.d.comb += mag_out.eq(FP32_INF)
+        if lsb + W > FP32_MAX_EXP - 1:                   # 2**127 or more is reachable
+            with m.Elif(code_mag >= FP32_INF):
+                m.d.comb += mag_out.eq(FP32_INF)
         with m.Else():
             m.d.comb += mag_out.eq(code_mag)
         m.d.comb += self.code.eq(Cat(mag_out, neg))

@@ -82,7 +82,8 @@ def test_rounder_exhaustive(width, lsb_exp):
     assert not bad, f"MISMATCH (value, rtl, golden): {bad[:5]} of {len(bad)}"
 
 
-@pytest.mark.parametrize("width, lsb_exp", [(40, -160), (40, -30), (40, 90), (30, -175)])
+@pytest.mark.parametrize("width, lsb_exp", [(40, -160), (40, -30), (40, 90), (30, -175),
+                                            (53, -18)])   # fp_mac e4m3 x e4m3 exact accumulator
 def test_rounder_structured(width, lsb_exp):
     """Every leading-one position, with every pattern of kept LSB, round bit and sticky bits
     around the binary32 rounding point, both signs, plus random values."""
