@@ -18,6 +18,7 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from .formats import FixedFormat, IntFormat
+from .streaming import connect_enabled_core
 from .term_recoding import signed_power_terms, term_layout, term_sum
 
 __all__ = ["BitmodDecoder", "BitmodMACCore", "BitmodMAC", "DTYPES", "grid_value", "MAX_EXP",
@@ -244,20 +245,5 @@ class BitmodMAC(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         m.submodules.core = core = BitmodMACCore(**self._core_params)
-        advance = ~self.o.valid | self.o.ready
-        p = self.i.payload
-        m.d.comb += [
-            core.en.eq(advance),
-            core.valid.eq(self.i.valid),
-            core.a.eq(p.a),
-            core.w.eq(p.w),
-            core.dtype.eq(p.dtype),
-            core.scale.eq(p.scale),
-            core.group_last.eq(p.group_last),
-            core.last.eq(p.last),
-            self.i.ready.eq(advance & core.done),
-            self.o.valid.eq(core.result_valid),
-            self.o.payload.acc.eq(core.result),
-            self.o.payload.error.eq(core.error),
-        ]
+        connect_enabled_core(m, core, self.i, self.o, result_field="acc")
         return m

@@ -17,6 +17,7 @@ from amaranth.lib.wiring import In, Out
 
 from .formats import IntFormat
 from .int_mac import dot_product_range, min_signed_width
+from .streaming import connect_enabled_core
 from .term_recoding import LowestTermPicker, NafRecoder, adder_tree, term_sum
 
 __all__ = ["BitSerialMACCore", "BitSerialMAC", "SERIAL_MODES", "precision_width"]
@@ -273,16 +274,5 @@ class BitSerialMAC(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         m.submodules.core = core = BitSerialMACCore(**self._core_params)
-        advance = ~self.o.valid | self.o.ready
-        m.d.comb += [
-            core.en.eq(advance),
-            core.valid.eq(self.i.valid),
-            core.a.eq(self.i.payload.a),
-            core.w.eq(self.i.payload.w),
-            core.prec.eq(self.i.payload.prec),
-            core.last.eq(self.i.payload.last),
-            self.i.ready.eq(advance & core.done),
-            self.o.valid.eq(core.result_valid),
-            self.o.payload.acc.eq(core.result),
-        ]
+        connect_enabled_core(m, core, self.i, self.o, result_field="acc")
         return m

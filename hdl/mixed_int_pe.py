@@ -24,6 +24,7 @@ from amaranth.lib.wiring import In, Out
 
 from .formats import FixedFormat, IntFormat
 from .int_mac import min_signed_width
+from .streaming import connect_enabled_core
 
 __all__ = [
     "MULTIPLIERS", "ShiftAddProducts", "DequantFirstProducts", "MixedIntPECore", "MixedIntPE",
@@ -309,19 +310,5 @@ class MixedIntPE(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         m.submodules.core = core = MixedIntPECore(**self._core_params)
-        advance = ~self.o.valid | self.o.ready
-        payload = self.i.payload
-        m.d.comb += [
-            core.en.eq(advance),
-            core.valid.eq(self.i.valid),
-            core.a.eq(payload.a),
-            core.q.eq(payload.q),
-            core.zero.eq(payload.zero),
-            core.scale.eq(payload.scale),
-            core.group_last.eq(payload.group_last),
-            core.last.eq(payload.last),
-            self.i.ready.eq(advance),
-            self.o.valid.eq(core.result_valid),
-            self.o.payload.acc.eq(core.result),
-        ]
+        connect_enabled_core(m, core, self.i, self.o, result_field="acc")
         return m

@@ -2,9 +2,11 @@
 
 Such a core has inputs ``en`` (advance the pipeline), ``valid`` and one port per input payload
 field (same names), and outputs ``result`` and ``result_valid`` (registered, recomputed on every
-enabled cycle). The wrapper advances the whole pipeline whenever the output register is empty or
-being read, so the PE takes one beat per cycle while ``o.ready`` is high and never drops or
-repeats a beat; ``i.ready`` depends combinationally on ``o.ready``.
+enabled cycle) plus one port per further output payload field. A core that spends several enabled
+cycles on one beat (the bit-serial ones) also has an output ``done``: the beat is consumed on the
+enabled cycle where ``done`` is high. The wrapper advances the whole pipeline whenever the output
+register is empty or being read, so the PE takes a beat whenever the core can while ``o.ready``
+is high and never drops or repeats a beat; ``i.ready`` depends combinationally on ``o.ready``.
 """
 
 from __future__ import annotations
@@ -18,16 +20,19 @@ def connect_enabled_core(m, core, i, o, *, result_field: str):
     """Connect ``core`` between input stream ``i`` and output stream ``o`` in module ``m``.
 
     Every field of ``i``'s payload drives the core port of the same name; ``core.result`` drives
-    field ``result_field`` of ``o``'s payload.
+    field ``result_field`` of ``o``'s payload and every other field of it is driven by the core
+    port of the same name.
     """
     advance = ~o.valid | o.ready
+    consumed = advance & core.done if "done" in core.signature.members else advance
     m.d.comb += [
         core.en.eq(advance),
         core.valid.eq(i.valid),
-        i.ready.eq(advance),
+        i.ready.eq(consumed),
         o.valid.eq(core.result_valid),
-        o.payload[result_field].eq(core.result),
     ]
-    layout = data.Layout.cast(i.payload.shape())
-    for name, _ in layout:
+    for name, _ in data.Layout.cast(i.payload.shape()):
         m.d.comb += getattr(core, name).eq(i.payload[name])
+    for name, _ in data.Layout.cast(o.payload.shape()):
+        port = core.result if name == result_field else getattr(core, name)
+        m.d.comb += o.payload[name].eq(port)
