@@ -332,8 +332,12 @@ def netlist_figures(path: Path, module: str, family: str) -> dict[str, int]:
     return _group(counts, _FPGA[family][1])
 
 
-def synth_fpga(source: Source, workdir: Path, family: str, dsp: bool) -> dict:
+def synth_fpga(source: Source, workdir: Path, family: str, dsp: bool, *,
+               prelude: str = "") -> dict:
     """Map ``source`` to ``family`` (``"ice40"`` or ``"ecp5"``) with or without DSP blocks.
+
+    ``prelude``: Yosys commands run between reading the design and the synthesis script (for
+    example a ``booth`` pass on the multipliers that must not go to DSP blocks).
 
     Returns the summed figures (``lut4``, ``ff``, ...), ``cells_by_type`` and, in ``netlist``,
     the JSON netlist name inside ``workdir`` (input for nextpnr).
@@ -343,7 +347,7 @@ def synth_fpga(source: Source, workdir: Path, family: str, dsp: bool) -> dict:
     flag = {("ice40", True): " -dsp", ("ecp5", False): " -nodsp"}.get((family, dsp), "")
     tag = f"{family}{'_dsp' if dsp else '_nodsp'}"
     stat = _run_yosys(source, workdir,
-                      f"{command}{flag} -top {source.module} -json {tag}.json", tag)
+                      f"{prelude}{command}{flag} -top {source.module} -json {tag}.json", tag)
     cells = _cells(stat)
     return {**_group(cells, groups), "cells_by_type": cells, "netlist": f"{tag}.json"}
 

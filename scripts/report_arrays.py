@@ -21,8 +21,9 @@ tree, so the ``synth -booth`` row is the honest "what Yosys already gives" compa
 
 ``systolic_array`` (int8 x int8, R x C, both dataflows, adder tree + binary PEs): iCE40
 LUT4/FF/SB_MAC16 with and without DSPs, ECP5 LUT4/FF/MULT18X18D (DSP mapping) and Fmax (out of
-context, ports registered; DSP mapping up to 8 x 8, no DSP for 16 x 16 because 256 multipliers
-exceed the LFE5U-85F's 156 MULT18X18D), generic cells and transistors, MACs per cycle
+context, ports registered; DSP mapping up to 8 x 8; 16 x 16 has 256 multipliers, more than the
+LFE5U-85F's 156 MULT18X18D, and as LUTs alone they exceed its 83.6k LUT4, so the PEs of the first
+7 rows get LUT multipliers (Yosys ``booth``) and the other 144 DSP blocks), generic cells and transistors, MACs per cycle
 (R * C at full rate), and the overhead: array transistors / (R * C x one
 ``IntMACCore`` with one lane and the same accumulator width) - 1, i.e. what skew, de-skew,
 forwarding registers, weight banks and control cost beyond the MACs themselves.
@@ -59,6 +60,8 @@ PROG = "report_arrays.py"
 COMBOS = (("adder_tree", "binary"), ("adder_tree", "carry_save"),
           ("compressor_tree", "binary"), ("compressor_tree", "carry_save"))
 BOOTH = "adder_tree+binary, synth -booth"
+#: MULT18X18D blocks of the LFE5U-85F that the out-of-context place and route targets.
+ECP5_MULT18 = 156
 #: Target of the issue: best combination's transistors at K = 16 relative to the baseline.
 TARGET_RATIO = 0.83
 
@@ -130,9 +133,18 @@ def _generic_booth(source: flow.Source, workdir: Path) -> dict:
             "transistors": int(transistors)}
 
 
-def measure(source: flow.Source, workdir: Path, steps, args) -> dict:
+def _lut_multiplier_prelude(top: str, array: str, rows: int) -> str:
+    """Yosys commands that turn the multipliers of the PEs in rows ``0 .. rows-1`` of ``array``
+    into radix-4 Booth logic (``booth``), so that DSP mapping leaves them to LUTs."""
+    lines = [f"hierarchy -top {top}", "proc"]
+    lines += [f"booth {array}.pe_{r}_*/t:$mul" for r in range(rows)]
+    return "\n".join(lines) + "\n"
+
+
+def measure(source: flow.Source, workdir: Path, steps, args, *, lut_rows: int = 0) -> dict:
     """The figures of ``source`` for ``steps`` (generic, booth, ice40, ice40-dsp, ecp5,
-    ecp5-nodsp, fmax, fmax-nodsp)."""
+    ecp5-nodsp, fmax, fmax-nodsp, fmax-mixed: the PEs of the first ``lut_rows`` rows with LUT
+    multipliers, the others with DSP blocks)."""
     key = hashlib.sha256("".join(source.files.values()).encode()).hexdigest()
     out = {}
     for step in steps:
@@ -145,13 +157,15 @@ def measure(source: flow.Source, workdir: Path, steps, args) -> dict:
             family, dsp = step.split("-")[0], step in ("ice40-dsp", "ecp5")
             out[step] = _cached(workdir, key, step,
                                 lambda: flow.synth_fpga(source, workdir, family, dsp))
-        elif step in ("fmax", "fmax-nodsp"):
-            dsp = step == "fmax"
+        elif step in ("fmax", "fmax-nodsp", "fmax-mixed"):
+            dsp = step != "fmax-nodsp"
             ring = flow.register_wrapper(source)
             ring_dir = workdir / step
+            prelude = _lut_multiplier_prelude(ring.module, source.module, lut_rows) \
+                if step == "fmax-mixed" else ""
 
             def pnr():
-                netlist = flow.synth_fpga(ring, ring_dir, "ecp5", dsp)["netlist"]
+                netlist = flow.synth_fpga(ring, ring_dir, "ecp5", dsp, prelude=prelude)["netlist"]
                 return flow.nextpnr_ecp5_ooc(ring_dir, netlist, freq_mhz=args.ecp5_freq)
             out[step] = _cached(workdir, key, step, pnr)
     return out
@@ -266,22 +280,28 @@ def array_section(args) -> list[dict]:
             source = flow.generated_source(design)
             pes = rows * cols
             steps = ["generic", "ice40", "ice40-dsp", "ecp5"]
+            # More multipliers than the LFE5U-85F's MULT18X18D blocks: whole rows of PEs get
+            # LUT multipliers (all of them do not fit its LUTs either: 16 x 16 OS needs 87.6k
+            # LUT4 of 83.6k), the rest DSP blocks.
+            lut_rows = max(0, rows - ECP5_MULT18 // cols)
             if not args.no_fmax and pes <= args.fmax_max_pes:
-                # 256 multipliers do not fit the 156 MULT18X18D of an LFE5U-85F.
-                steps.append("fmax" if pes <= 156 else "fmax-nodsp")
+                steps.append("fmax-mixed" if lut_rows else "fmax")
             progress(f"systolic_array {rows}x{cols} {dataflow}")
-            figures = measure(source, args.out / "work" / design.module, steps, args)
+            figures = measure(source, args.out / "work" / design.module, steps, args,
+                              lut_rows=lut_rows)
             width = design.params["acc_width"]
             if width not in cores:
                 progress(f"PE core, acc_width {width}")
                 src = _core_source(width)
                 cores[width] = measure(src, args.out / "work" / src.module, ["generic"], args)
             core_t = cores[width]["generic"]["transistors"]
-            fmax = figures.get("fmax") or figures.get("fmax-nodsp")
+            fmax = figures.get("fmax") or figures.get("fmax-mixed")
             records.append({
                 "rows": rows, "cols": cols, "dataflow": dataflow, "module": design.module,
                 "acc_width": width, "macs_per_cycle": pes, **figures,
-                "fmax_mapping": "dsp" if "fmax" in figures else ("nodsp" if fmax else None),
+                "fmax_mapping": ("dsp" if "fmax" in figures else
+                                 f"{lut_rows * cols} PEs LUT, {(rows - lut_rows) * cols} DSP"
+                                 if fmax else None),
                 "core_transistors": core_t,
                 "overhead": round(figures["generic"]["transistors"] / (pes * core_t) - 1, 3),
             })
@@ -305,7 +325,7 @@ def array_markdown(records) -> str:
              + " | ECP5 Fmax MHz (OOC) |",
              "|---|---|" + "---|" * (len(ARRAY_COLUMNS) + 1)]
     for rec in records:
-        fmax = rec.get("fmax") or rec.get("fmax-nodsp")
+        fmax = rec.get("fmax") or rec.get("fmax-mixed")
         fmax_text = f"{fmax['fmax_mhz']:.1f} ({rec['fmax_mapping']})" if fmax else "-"
         overhead = rec["overhead"]
         cells = [_fmt(_get(rec, p)) if c != "overhead vs RxC cores" else f"{overhead:+.1%}"

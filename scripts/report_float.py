@@ -32,6 +32,7 @@ Prints Markdown on stdout (JSON with --json) and progress on stderr.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import sys
@@ -92,6 +93,12 @@ def parse_args(argv):
                         help="also write the Markdown report to PATH (it is always printed)")
     parser.add_argument("--keep", type=Path, metavar="DIR",
                         help="keep work files in DIR [default: a temporary directory]")
+    parser.add_argument("--cache", type=Path, metavar="DIR",
+                        default=Path(__file__).resolve().parent.parent / "build" / "report_float_cache",
+                        help="reuse figures measured earlier on identical Verilog, kept in DIR "
+                             "[default: build/report_float_cache]")
+    parser.add_argument("--no-cache", dest="cache", action="store_const", const=None,
+                        help="measure everything again")
     args = parser.parse_args(argv)
     names = [t.strip() for t in args.targets.split(",") if t.strip()]
     if names == ["all"]:
@@ -188,6 +195,23 @@ def product_source(a_fmt: str, b_fmt: str, multiplier: str) -> flow.Source:
 # Synthesis
 # ------------------------------------------------------------------------------------------
 
+def _cached(args, source: flow.Source, target: str, measure) -> dict:
+    """``measure()``, or its result from an earlier run on the same Verilog (``--cache``), so
+    that an interrupted sweep resumes where it stopped."""
+    if args.cache is None:
+        return measure()
+    key = hashlib.sha256(json.dumps([target, args.seed, source.files], sort_keys=True)
+                         .encode()).hexdigest()[:16]
+    path = args.cache / f"{source.module}.{target}.{key}.json"
+    if path.is_file():
+        progress(f"  {target}: cached")
+        return json.loads(path.read_text())
+    result = measure()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(result))
+    return result
+
+
 def synthesize(row: dict, workdir: Path, args) -> dict:
     if "product" in row:
         source = product_source(*row["product"])
@@ -196,18 +220,22 @@ def synthesize(row: dict, workdir: Path, args) -> dict:
     figures = {"module": source.module}
     if "generic" in args.targets:
         progress(f"{row['label']}: yosys generic + CMOS estimate")
-        g = flow.synth_generic(source, workdir / "generic")
+        g = _cached(args, source, "generic",
+                    lambda: flow.synth_generic(source, workdir / "generic"))
         figures.update(cells=g["cells"], transistors=g["transistors"])
     if "ice40" in args.targets:
         progress(f"{row['label']}: synth_ice40 (no DSP)")
-        f = flow.synth_fpga(source, workdir / "ice40", "ice40", dsp=False)
+        f = _cached(args, source, "ice40",
+                    lambda: flow.synth_fpga(source, workdir / "ice40", "ice40", dsp=False))
         figures.update(ice40_lut4=f["lut4"], ice40_carry=f["carry"], ice40_ff=f["ff"])
     if "fmax" in args.targets and source.streams:
         progress(f"{row['label']}: ECP5 out-of-context place and route")
-        wrapped = flow.register_wrapper(source)
-        netlist = flow.synth_fpga(wrapped, workdir / "ecp5", "ecp5", dsp=False)["netlist"]
-        r = flow.nextpnr_ecp5_ooc(workdir / "ecp5", netlist, seed=args.seed)
-        figures.update(ecp5_fmax_mhz=r["fmax_mhz"])
+
+        def place_and_route():
+            wrapped = flow.register_wrapper(source)
+            netlist = flow.synth_fpga(wrapped, workdir / "ecp5", "ecp5", dsp=False)["netlist"]
+            return flow.nextpnr_ecp5_ooc(workdir / "ecp5", netlist, seed=args.seed)
+        figures.update(ecp5_fmax_mhz=_cached(args, source, "fmax", place_and_route)["fmax_mhz"])
     return figures
 
 
