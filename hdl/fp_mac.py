@@ -22,7 +22,7 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from .formats import FixedFormat, Format, MiniFloatFormat
-from .fp_round import (FP32_NAN, FP32_NEG_ZERO, FP32_INF, FixedToFloat32, fp32_accumulate)
+from .fp_round import FP32_NEG_ZERO, fp32_accumulate, fp32_result
 from .streaming import connect_enabled_core
 
 __all__ = ["OperandSpec", "operand_spec", "lmul_offset_bits", "FloatProduct", "product_frame",
@@ -283,19 +283,8 @@ class FpMacCore(wiring.Component):
             t_nan.eq(acc_nan | nan | (t_pinf & t_ninf)),
             t_neg_zero.eq(acc_neg_zero & neg_zero),
         ]
-        m.submodules.round = rounder = FixedToFloat32(width=width, lsb_exp=lsb_exp)
-        m.d.comb += rounder.value.eq(total)
-        y = Signal(32)
-        with m.If(t_nan):
-            m.d.comb += y.eq(FP32_NAN)
-        with m.Elif(t_pinf):
-            m.d.comb += y.eq(FP32_INF)
-        with m.Elif(t_ninf):
-            m.d.comb += y.eq(FP32_INF | FP32_NEG_ZERO)
-        with m.Elif(~total.any()):
-            m.d.comb += y.eq(Mux(t_neg_zero, FP32_NEG_ZERO, 0))
-        with m.Else():
-            m.d.comb += y.eq(rounder.code)
+        y = fp32_result(m, total, lsb_exp=lsb_exp, nan=t_nan, pos_inf=t_pinf, neg_inf=t_ninf,
+                        neg_zero=t_neg_zero, name="y")
         with m.If(self.en & self.valid):
             with m.If(self.last):
                 m.d.sync += [self.result.eq(y), acc.eq(0), acc_nan.eq(0), acc_pinf.eq(0),

@@ -18,7 +18,7 @@ from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-__all__ = ["FixedToFloat32", "fp32_to_fixed", "fp32_special", "fp32_accumulate",
+__all__ = ["FixedToFloat32", "fp32_to_fixed", "fp32_special", "fp32_result", "fp32_accumulate",
            "FP32_INF", "FP32_NAN", "FP32_NEG_ZERO",
            "FP32_MIN_EXP", "FP32_MAX_EXP"]
 
@@ -176,6 +176,32 @@ def fp32_special(code):
     return exp_ones & ~man_zero, exp_ones & man_zero, code == FP32_NEG_ZERO
 
 
+def fp32_result(m: Module, total, *, lsb_exp: int, nan, pos_inf, neg_inf, neg_zero,
+                name: str = "result"):
+    """Binary32 code of an exact sum ``total * 2**lsb_exp`` and its special-value flags.
+
+    ``nan``: a NaN term, Inf x 0, or Infs of both signs; ``pos_inf`` / ``neg_inf``: an infinite
+    term of that sign; ``neg_zero``: every term was -0. NaN gives the canonical 0x7FC00000, an
+    infinity that Inf, an exact zero +0 (-0 when ``neg_zero``: IEEE 754 6.3), anything else
+    ``total`` rounded once by a :class:`FixedToFloat32`. Returns a 32-bit signal.
+    """
+    rounder = FixedToFloat32(width=len(total), lsb_exp=lsb_exp)
+    m.submodules[f"{name}_round"] = rounder
+    m.d.comb += rounder.value.eq(total)
+    result = Signal(32, name=f"{name}_code")
+    with m.If(nan):
+        m.d.comb += result.eq(FP32_NAN)
+    with m.Elif(pos_inf):
+        m.d.comb += result.eq(FP32_INF)
+    with m.Elif(neg_inf):
+        m.d.comb += result.eq(FP32_INF | FP32_NEG_ZERO)
+    with m.Elif(~total.any()):
+        m.d.comb += result.eq(Mux(neg_zero, FP32_NEG_ZERO, 0))
+    with m.Else():
+        m.d.comb += result.eq(rounder.code)
+    return result
+
+
 def fp32_accumulate(m: Module, acc_code, addend, *, addend_lsb_exp: int, nan, pos_inf, neg_inf,
                     neg_zero, name: str = "sum"):
     """Next binary32 accumulator: ``acc_code`` plus an exact addend, rounded once.
@@ -185,7 +211,7 @@ def fp32_accumulate(m: Module, acc_code, addend, *, addend_lsb_exp: int, nan, po
     a +Inf or a -Inf; ``neg_zero`` whether every term was -0. Returns a 32-bit signal.
 
     The sum is formed exactly in a fixed-point frame that holds every binary32 value and the
-    addend, then rounded by one :class:`FixedToFloat32`: a single roundTiesToEven (IEEE 754
+    addend, then rounded once (:func:`fp32_result`): a single roundTiesToEven (IEEE 754
     5.4.1 / 6.3: an exact zero sum is +0 unless both operands are -0).
     """
     frame_lsb = min(FP32_MIN_EXP, addend_lsb_exp)
@@ -194,23 +220,12 @@ def fp32_accumulate(m: Module, acc_code, addend, *, addend_lsb_exp: int, nan, po
     acc_fixed = fp32_to_fixed(m, acc_code, lsb_exp=frame_lsb, width=width, name=f"{name}_acc")
     total = Signal(signed(width), name=f"{name}_exact")
     m.d.comb += total.eq(acc_fixed + (addend << (addend_lsb_exp - frame_lsb)))
-    rounder = FixedToFloat32(width=width, lsb_exp=frame_lsb)
-    m.submodules[f"{name}_round"] = rounder
-    m.d.comb += rounder.value.eq(total)
 
+    # The accumulator is one more term: its NaN, its infinity, its -0.
     acc_nan, acc_inf, acc_neg_zero = fp32_special(acc_code)
     acc_neg = acc_code[31]
-    result = Signal(32, name=f"{name}_code")
-    with m.If(acc_nan | nan | (acc_inf & acc_neg & pos_inf) | (acc_inf & ~acc_neg & neg_inf)):
-        m.d.comb += result.eq(FP32_NAN)
-    with m.Elif(acc_inf):
-        m.d.comb += result.eq(acc_code)
-    with m.Elif(pos_inf):
-        m.d.comb += result.eq(FP32_INF)
-    with m.Elif(neg_inf):
-        m.d.comb += result.eq(FP32_INF | FP32_NEG_ZERO)
-    with m.Elif(~total.any()):
-        m.d.comb += result.eq(Mux(acc_neg_zero & neg_zero, FP32_NEG_ZERO, 0))
-    with m.Else():
-        m.d.comb += result.eq(rounder.code)
-    return result
+    any_pos_inf = (acc_inf & ~acc_neg) | pos_inf
+    any_neg_inf = (acc_inf & acc_neg) | neg_inf
+    return fp32_result(m, total, lsb_exp=frame_lsb, nan=acc_nan | nan | (any_pos_inf & any_neg_inf),
+                       pos_inf=any_pos_inf, neg_inf=any_neg_inf,
+                       neg_zero=acc_neg_zero & neg_zero, name=name)
