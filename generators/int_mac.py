@@ -24,6 +24,12 @@ def acc_is_signed(a_format, b_format):
     return a_format.signed or b_format.signed
 
 
+def acc_format_name(params) -> str:
+    """Format name of the accumulator (``int32``, ``uint20``, ...) for the manifest."""
+    prefix = "int" if acc_is_signed(params["a_format"], params["b_format"]) else "uint"
+    return f"{prefix}{params['acc_width']}"
+
+
 #: The bit-weight options, declared once; the systolic array declares the same for its PEs.
 REDUCTION_PARAM = ChoiceParam(
     "reduction", default="adder_tree", choices=REDUCTIONS,
@@ -77,10 +83,6 @@ class IntMACGenerator(Generator):
                       pipeline_stages=params["pipeline_stages"],
                       reduction=params["reduction"], accumulator=params["accumulator"])
 
-    def acc_format(self, params) -> str:
-        prefix = "int" if acc_is_signed(params["a_format"], params["b_format"]) else "uint"
-        return f"{prefix}{params['acc_width']}"
-
     def module_name(self, params):
         return (f"int_mac_{params['a_format'].name}x{params['b_format'].name}"
                 f"_k{params['lanes']}_acc{params['acc_width']}_p{params['pipeline_stages']}"
@@ -89,7 +91,7 @@ class IntMACGenerator(Generator):
     def stream_formats(self, params):
         return {
             "i": {"a": params["a_format"].name, "b": params["b_format"].name, "last": "uint1"},
-            "o": {"acc": self.acc_format(params)},
+            "o": {"acc": acc_format_name(params)},
         }
 
     def latency(self, params):

@@ -6,8 +6,8 @@ from hdl.int_mac import dot_product_range, min_signed_width
 from hdl.systolic_array import DATAFLOWS, OutputStationaryArray, WeightStationaryArray
 
 from .base import Generator
-from .int_mac import ACCUMULATOR_PARAM, REDUCTION_PARAM, acc_is_signed, default_acc_width, \
-    option_suffix
+from .int_mac import ACCUMULATOR_PARAM, REDUCTION_PARAM, acc_format_name, acc_is_signed, \
+    default_acc_width, option_suffix
 from .params import AUTO, ChoiceParam, FormatParam, IntParam
 
 __all__ = ["SystolicArrayGenerator"]
@@ -59,17 +59,13 @@ class SystolicArrayGenerator(Generator):
                    acc_signed=acc_is_signed(params["a_format"], params["b_format"]),
                    reduction=params["reduction"], accumulator=params["accumulator"])
 
-    def acc_format(self, params) -> str:
-        prefix = "int" if acc_is_signed(params["a_format"], params["b_format"]) else "uint"
-        return f"{prefix}{params['acc_width']}"
-
     def module_name(self, params):
         return (f"systolic_{_DATAFLOW_TAGS[params['dataflow']]}_{params['rows']}x{params['cols']}"
                 f"_{params['a_format'].name}x{params['b_format'].name}"
                 f"_acc{params['acc_width']}{option_suffix(params)}")
 
     def stream_formats(self, params):
-        fa, fb, acc = params["a_format"].name, params["b_format"].name, self.acc_format(params)
+        fa, fb, acc = params["a_format"].name, params["b_format"].name, acc_format_name(params)
         if params["dataflow"] == "output_stationary":
             return {"i": {"a": fa, "b": fb, "last": "uint1"}, "o": {"c": acc, "last": "uint1"}}
         return {"w": {"w": fb, "last": "uint1"}, "x": {"x": fa}, "y": {"y": acc}}

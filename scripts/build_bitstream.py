@@ -22,13 +22,12 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import flow  # noqa: E402  (needs the path above)
-from flow import FlowError, progress  # noqa: E402
+from flow import progress  # noqa: E402
 
 PROG = "build_bitstream.py"
 BOARD_CHOICES = (*flow.BOARDS, "all")
@@ -113,21 +112,7 @@ def run(args) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
-    start = time.monotonic()
-    try:
-        lines = run(args)
-    except FlowError as exc:
-        print(f"{PROG}: error: {exc}", file=sys.stderr)
-        return 1
-    except OSError as exc:
-        print(f"{PROG}: error: {exc.strerror}: {exc.filename}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print(f"{PROG}: interrupted", file=sys.stderr)
-        return 130
-    print("\n".join(lines))
-    progress(f"done in {time.monotonic() - start:.1f}s")
-    return 0
+    return flow.run_command(PROG, lambda: "\n".join(run(args)) + "\n")
 
 
 if __name__ == "__main__":

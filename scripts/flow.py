@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 __all__ = [
-    "FlowError", "Source", "progress", "tool_path", "build_env", "run_tool",
+    "FlowError", "Source", "progress", "run_command", "tool_path", "build_env", "run_tool",
     "generated_source", "baseline_source", "register_wrapper", "parse_param_pairs", "yosys_read_script",
     "synth_generic", "synth_fpga", "netlist_figures", "nextpnr_ecp5_ooc", "parse_nextpnr_report", "board_build",
     "BOARDS", "DEFAULT_SEED",
@@ -55,6 +55,27 @@ class FlowError(Exception):
 def progress(message: str) -> None:
     """Print one progress line on stderr (synthesis steps take seconds to a minute)."""
     print(f"[{time.monotonic() - _T0:6.1f}s] {message}", file=sys.stderr, flush=True)
+
+
+def run_command(prog: str, produce) -> int:
+    """Body of a script's ``main``: print the text ``produce()`` returns and the elapsed time;
+    a :class:`FlowError`, an unreadable or unwritable file or Ctrl-C become one line on stderr
+    and a non-zero exit status instead of a traceback."""
+    start = time.monotonic()
+    try:
+        text = produce()
+    except FlowError as exc:
+        print(f"{prog}: error: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        print(f"{prog}: error: {exc.strerror}: {exc.filename}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"{prog}: interrupted", file=sys.stderr)
+        return 130
+    print(text, end="")
+    progress(f"done in {time.monotonic() - start:.1f}s")
+    return 0
 
 
 def tool_path(name: str) -> str:

@@ -323,18 +323,7 @@ def run(args) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
-    start = time.monotonic()
-    try:
-        report = run(args)
-    except FlowError as exc:
-        print(f"{PROG}: error: {exc}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print(f"{PROG}: interrupted", file=sys.stderr)
-        return 130
-    print(report, end="")
-    progress(f"done in {time.monotonic() - start:.1f}s")
-    return 0
+    return flow.run_command(PROG, lambda: run(args))
 
 
 if __name__ == "__main__":
