@@ -21,10 +21,10 @@ tree, so the ``synth -booth`` row is the honest "what Yosys already gives" compa
 
 ``systolic_array`` (int8 x int8, R x C, both dataflows, adder tree + binary PEs): iCE40
 LUT4/FF/SB_MAC16 with and without DSPs, ECP5 LUT4/FF/MULT18X18D (DSP mapping) and Fmax (out of
-context, ports registered; DSP mapping up to 8 x 8; 16 x 16 has 256 multipliers, more than the
-LFE5U-85F's 156 MULT18X18D, and as LUTs alone they exceed its 83.6k LUT4, so the PEs of the first
-7 rows get LUT multipliers (Yosys ``booth``) and the other 144 DSP blocks), generic cells and transistors, MACs per cycle
-(R * C at full rate), and the overhead: array transistors / (R * C x one
+context, ports registered; DSP mapping up to 8 x 8; 16 x 16 has 256 multipliers, more than
+the LFE5U-85F's 156 MULT18X18D, and as LUTs alone they exceed its 83.6k LUT4, so the PEs of the
+first 7 rows get LUT multipliers (Yosys ``booth``) and the other 144 DSP blocks), generic cells
+and transistors, MACs per cycle (R * C at full rate), and the overhead: array transistors / (R * C x one
 ``IntMACCore`` with one lane and the same accumulator width) - 1, i.e. what skew, de-skew,
 forwarding registers, weight banks and control cost beyond the MACs themselves.
 
@@ -36,6 +36,8 @@ Examples::
     python scripts/report_arrays.py                       # everything (long: ~1 h on 2 cores)
     python scripts/report_arrays.py --section int_mac --lanes 1,4,16 --no-fmax
     python scripts/report_arrays.py --section array --sizes 2x2,4x4 --out build/arrays
+    python scripts/report_arrays.py --section array --sizes 16x16 \
+        --dataflows output_stationary --no-fpga-area      # 16 x 16 OS: gates and Fmax only
 
 Writes ``report_arrays.json``, ``report_arrays.md`` and ``report_arrays.png`` to ``--out`` and
 prints the Markdown tables on stdout; progress goes to stderr.
@@ -76,7 +78,12 @@ def parse_args(argv):
                         help="int_mac lanes K [default: 1,4,16,64]")
     parser.add_argument("--sizes", default="2x2,4x4,8x8,16x16", metavar="LIST",
                         help="array sizes RxC [default: 2x2,4x4,8x8,16x16]")
+    parser.add_argument("--dataflows", default="output_stationary,weight_stationary",
+                        metavar="LIST", help="array dataflows [default: both]")
     parser.add_argument("--no-fmax", action="store_true", help="skip place and route")
+    parser.add_argument("--no-fpga-area", action="store_true",
+                        help="arrays: skip the iCE40 and ECP5 area syntheses (generic gates and "
+                             "Fmax only; the large arrays' FPGA syntheses take the longest)")
     parser.add_argument("--fmax-max-pes", type=int, default=256, metavar="N",
                         help="place and route arrays of at most N PEs [default: 256]")
     parser.add_argument("--ecp5-freq", type=float, default=250.0, metavar="MHZ",
@@ -87,6 +94,9 @@ def parse_args(argv):
     args.section = {s.strip() for s in args.section.split(",") if s.strip()}
     if not args.section <= {"int_mac", "array"}:
         parser.error("--section: allowed: int_mac, array")
+    args.dataflows = [d.strip() for d in args.dataflows.split(",") if d.strip()]
+    if not args.dataflows or not set(args.dataflows) <= {"output_stationary", "weight_stationary"}:
+        parser.error("--dataflows: allowed: output_stationary, weight_stationary")
     try:
         args.lanes = [int(x) for x in args.lanes.split(",")]
         args.sizes = [tuple(int(v) for v in s.lower().split("x")) for s in args.sizes.split(",")]
@@ -274,12 +284,12 @@ def array_section(args) -> list[dict]:
     records = []
     cores = {}
     for rows, cols in args.sizes:
-        for dataflow in ("output_stationary", "weight_stationary"):
+        for dataflow in args.dataflows:
             design = flow.elaborate("systolic_array", {
                 "rows": str(rows), "cols": str(cols), "dataflow": dataflow})
             source = flow.generated_source(design)
             pes = rows * cols
-            steps = ["generic", "ice40", "ice40-dsp", "ecp5"]
+            steps = ["generic"] + ([] if args.no_fpga_area else ["ice40", "ice40-dsp", "ecp5"])
             # More multipliers than the LFE5U-85F's MULT18X18D blocks: whole rows of PEs get
             # LUT multipliers (all of them do not fit its LUTs either: 16 x 16 OS needs 87.6k
             # LUT4 of 83.6k), the rest DSP blocks.
@@ -368,8 +378,11 @@ def plot(int_records, array_records, path: Path):
         for dataflow in ("output_stationary", "weight_stationary"):
             recs = [r for r in array_records if r["dataflow"] == dataflow]
             pes = [r["rows"] * r["cols"] for r in recs]
-            ax.plot(pes, [r["ecp5"]["lut4"] / r["macs_per_cycle"] for r in recs], marker="o",
-                    label=f"{dataflow}: ECP5 LUT4 per MAC/cycle")
+            mapped = [r for r in recs if "ecp5" in r]
+            if mapped:
+                ax.plot([r["rows"] * r["cols"] for r in mapped],
+                        [r["ecp5"]["lut4"] / r["macs_per_cycle"] for r in mapped], marker="o",
+                        label=f"{dataflow}: ECP5 LUT4 per MAC/cycle")
             ax.plot(pes, [r["generic"]["transistors"] / r["macs_per_cycle"] / 1000 for r in recs],
                     marker="s", linestyle="--",
                     label=f"{dataflow}: k-transistors per MAC/cycle")
