@@ -82,8 +82,12 @@ def test_rounder_exhaustive(width, lsb_exp):
     assert not bad, f"MISMATCH (value, rtl, golden): {bad[:5]} of {len(bad)}"
 
 
-@pytest.mark.parametrize("width, lsb_exp", [(40, -160), (40, -30), (40, 90), (30, -175),
-                                            (53, -18)])   # fp_mac e4m3 x e4m3 exact accumulator
+@pytest.mark.parametrize("width, lsb_exp", [
+    (40, -160), (40, -30), (40, 90), (30, -175),
+    (53, -18),      # fp_mac e4m3 x e4m3 exact accumulator
+    (100, -180),    # above 64 bits the leading/lowest-one search is chunked; across 2**-126
+    (130, 0),       # chunked, up to and beyond 2**128
+])
 def test_rounder_structured(width, lsb_exp):
     """Every leading-one position, with every pattern of kept LSB, round bit and sticky bits
     around the binary32 rounding point, both signs, plus random values."""
@@ -99,7 +103,11 @@ def test_rounder_structured(width, lsb_exp):
                 if 0 <= pos < lead and bit:
                     v |= 1 << pos
             values.update((v, -v))
-    values.update(int(x) for x in rng.integers(-(1 << (width - 1)), 1 << (width - 1), size=1500))
+    # Random values of every magnitude (Python integers: wider than NumPy's int64).
+    for _ in range(1500):
+        bits = int(rng.integers(1, width))
+        values.add(int.from_bytes(rng.bytes(width // 8 + 1), "little") % (1 << bits)
+                   * (1 if rng.integers(2) else -1))
     values.update((0, 1, -1, (1 << (width - 1)) - 1, -(1 << (width - 1))))
     values = sorted(values)
     got = _simulate(width, lsb_exp, values)
