@@ -15,17 +15,21 @@ with 1/2/3 steps) for q8.8 -> uq0.8, max_length 256, and reports per configurati
 Ratios are against the baseline (the generator's defaults: three_pass, 64-entry table with
 interpolation, divider), measured in the same run. Writes ``report.json``, ``report.md`` and
 ``accuracy_vs_area.png`` to ``--out`` and prints the JSON and the Markdown table. Per-configuration
-results are cached in ``--out`` (keyed by module name), so an interrupted sweep resumes.
+results are cached in ``--out`` (keyed by module name and Verilog), so an interrupted sweep
+resumes; ``--jobs N`` synthesizes N configurations at a time (one configuration takes ~6 min of one
+core: iCE40 synthesis, ECP5 synthesis, place and route).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import json
 import sys
 import tempfile
 import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -117,6 +121,22 @@ def hardware(design, workdir: Path, synth: bool, fmax: bool) -> dict:
     return out
 
 
+def measure_hardware(params: dict, out: Path, synth: bool, fmax: bool) -> dict:
+    """Elaborate ``params`` and measure it (:func:`hardware`) in a temporary directory under
+    ``out``; runs in a worker process with ``--jobs``. A tool failure gives a progress line and
+    no figures."""
+    design = get_generator("softmax").elaborate(params)
+    started = time.time()
+    with tempfile.TemporaryDirectory(dir=out) as tmp:
+        try:
+            result = hardware(design, Path(tmp), synth, fmax)
+        except flow.FlowError as exc:
+            flow.progress(f"  {design.module}: synthesis failed: {exc}")
+            result = {}
+    flow.progress(f"  {design.module}: {time.time() - started:.0f} s")
+    return result
+
+
 def cycles(params) -> dict:
     w = softmax_widths(params)
     out = {}
@@ -177,6 +197,9 @@ def main(argv=None) -> int:
                     help="random vectors for the accuracy figures (default 10000)")
     ap.add_argument("--only", action="append", default=[], metavar="LABEL",
                     help="only configurations with this label, e.g. 'online k6+i nr2' (repeatable)")
+    ap.add_argument("--jobs", type=int, default=1, metavar="N",
+                    help="configurations synthesized in parallel (default 1; the tools are "
+                         "single-threaded, so up to the number of cores)")
     ap.add_argument("--no-synth", action="store_true", help="skip iCE40 synthesis")
     ap.add_argument("--no-fmax", action="store_true", help="skip ECP5 place and route")
     ap.add_argument("--out", type=Path, default=ROOT / "build" / "report_softmax",
@@ -192,35 +215,45 @@ def main(argv=None) -> int:
         configs = [c for c in configs if label(c) in args.only]
     X = lengths = None
     rows = []
-    for index, c in enumerate(configs):
-        design = generator.elaborate({**BASE, **c})
-        # Keyed by the Verilog itself, so a changed RTL never reuses stale area/Fmax figures.
-        digest = hashlib.sha1(design.verilog().encode()).hexdigest()[:12]
-        cache = cache_dir / f"{design.module}-{digest}.json"
-        flow.progress(f"[{index + 1}/{len(configs)}] {label(c)} ({design.module})")
-        row = json.loads(cache.read_text()) if cache.exists() else {}
-        if row.get("vectors") != args.vectors:
-            if X is None:
-                X, lengths = test_vectors(design.params["in_format"], args.vectors)
-            row.update(accuracy(design.params, X, lengths), vectors=args.vectors)
-        need_synth = not args.no_synth and "ice40_lut4" not in row
-        need_fmax = not args.no_fmax and "ecp5_fmax_mhz" not in row
-        if need_synth or need_fmax:
-            started = time.time()
-            with tempfile.TemporaryDirectory(dir=args.out) as tmp:
-                try:
-                    row.update(hardware(design, Path(tmp), need_synth, need_fmax))
-                except flow.FlowError as exc:
-                    flow.progress(f"  synthesis failed: {exc}")
-            flow.progress(f"  {time.time() - started:.0f} s")
-        row.update(cycles(design.params), label=label(c), module=design.module,
-                   **{k: design.params[k] for k in ("algorithm", "exp_table_bits", "interpolate",
-                                                    "reciprocal", "newton_iters",
-                                                    "recip_table_bits")})
+
+    def finish(row, cache):
         cache.write_text(json.dumps(row, indent=1))
-        rows.append(row)
         # Partial results after every configuration: a long sweep can be inspected while it runs.
         (args.out / "report.partial.md").write_text(markdown(rows))
+
+    pending = {}
+    with (ProcessPoolExecutor(max_workers=args.jobs) if args.jobs > 1
+          else contextlib.nullcontext()) as pool:
+        for index, c in enumerate(configs):
+            design = generator.elaborate({**BASE, **c})
+            # Keyed by the Verilog itself, so a changed RTL never reuses stale area/Fmax figures.
+            digest = hashlib.sha1(design.verilog().encode()).hexdigest()[:12]
+            cache = cache_dir / f"{design.module}-{digest}.json"
+            flow.progress(f"[{index + 1}/{len(configs)}] {label(c)} ({design.module})")
+            row = json.loads(cache.read_text()) if cache.exists() else {}
+            if row.get("vectors") != args.vectors:
+                if X is None:
+                    X, lengths = test_vectors(design.params["in_format"], args.vectors)
+                row.update(accuracy(design.params, X, lengths), vectors=args.vectors)
+            row.update(cycles(design.params), label=label(c), module=design.module,
+                       **{k: design.params[k] for k in ("algorithm", "exp_table_bits",
+                                                        "interpolate", "reciprocal",
+                                                        "newton_iters", "recip_table_bits")})
+            rows.append(row)
+            need_synth = not args.no_synth and "ice40_lut4" not in row
+            need_fmax = not args.no_fmax and "ecp5_fmax_mhz" not in row
+            job = ({**BASE, **c}, args.out, need_synth, need_fmax)
+            if not (need_synth or need_fmax):
+                finish(row, cache)
+            elif pool is None:
+                row.update(measure_hardware(*job))
+                finish(row, cache)
+            else:
+                pending[pool.submit(measure_hardware, *job)] = (row, cache)
+        for future in as_completed(pending):
+            row, cache = pending[future]
+            row.update(future.result())
+            finish(row, cache)
 
     # One simulation confirms the schedule the cycle columns come from.
     base_params = generator.resolve({**BASE, **BASELINE})
