@@ -54,7 +54,22 @@ def _delay(m, value, stages, enable, name, reset_less=True):
     return value
 
 
-class OutputStationaryArray(wiring.Component):
+class _SystolicArray(wiring.Component):
+    """What both dataflows share: the parameters (checked once) and the accumulator shape;
+    each subclass names its streams in ``_ports(acc_shape)``."""
+
+    def __init__(self, *, rows: int, cols: int, a_format: IntFormat, b_format: IntFormat,
+                 acc_width: int, acc_signed: bool = True, reduction: str = "adder_tree",
+                 accumulator: str = "binary"):
+        _check(rows, cols, reduction, accumulator)
+        self.rows, self.cols = rows, cols
+        self.a_format, self.b_format = a_format, b_format
+        self.acc_width, self.acc_signed = acc_width, acc_signed
+        self.reduction, self.accumulator = reduction, accumulator
+        super().__init__(self._ports(signed(acc_width) if acc_signed else unsigned(acc_width)))
+
+
+class OutputStationaryArray(_SystolicArray):
     """Output-stationary R x C array: ``C = A @ B`` for an R x K tile of A and a K x C tile of B.
 
     Input stream ``i``: one beat per k, carrying ``a[0..R-1]`` (column k of A), ``b[0..C-1]``
@@ -84,16 +99,9 @@ class OutputStationaryArray(wiring.Component):
     full rate). Initiation interval: 1 beat per cycle for K >= max(R, C) (data-dependent).
     """
 
-    def __init__(self, *, rows: int, cols: int, a_format: IntFormat, b_format: IntFormat,
-                 acc_width: int, acc_signed: bool = True, reduction: str = "adder_tree",
-                 accumulator: str = "binary"):
-        _check(rows, cols, reduction, accumulator)
-        self.rows, self.cols = rows, cols
-        self.a_format, self.b_format = a_format, b_format
-        self.acc_width, self.acc_signed = acc_width, acc_signed
-        self.reduction, self.accumulator = reduction, accumulator
-        acc_shape = signed(acc_width) if acc_signed else unsigned(acc_width)
-        super().__init__({
+    def _ports(self, acc_shape):
+        rows, cols, a_format, b_format = self.rows, self.cols, self.a_format, self.b_format
+        return {
             "i": In(stream.Signature(data.StructLayout({
                 "a": data.ArrayLayout(_shape(a_format), rows),
                 "b": data.ArrayLayout(_shape(b_format), cols),
@@ -103,7 +111,7 @@ class OutputStationaryArray(wiring.Component):
                 "c": data.ArrayLayout(acc_shape, cols),
                 "last": 1,
             }))),
-        })
+        }
 
     def elaborate(self, platform):
         m = Module()
@@ -171,7 +179,7 @@ class OutputStationaryArray(wiring.Component):
         return m
 
 
-class WeightStationaryArray(wiring.Component):
+class WeightStationaryArray(_SystolicArray):
     """Weight-stationary R x C array: ``y = x @ W`` for vectors x against a stored R x C tile W.
 
     Stream ``w`` loads a tile as R beats ``w[0..C-1]`` (beat r is row r of W; ``last`` on the
@@ -208,16 +216,9 @@ class WeightStationaryArray(wiring.Component):
     Latency: ``R + C - 1`` cycles from accepting x to ``y.valid``. Initiation interval: 1.
     """
 
-    def __init__(self, *, rows: int, cols: int, a_format: IntFormat, b_format: IntFormat,
-                 acc_width: int, acc_signed: bool = True, reduction: str = "adder_tree",
-                 accumulator: str = "binary"):
-        _check(rows, cols, reduction, accumulator)
-        self.rows, self.cols = rows, cols
-        self.a_format, self.b_format = a_format, b_format
-        self.acc_width, self.acc_signed = acc_width, acc_signed
-        self.reduction, self.accumulator = reduction, accumulator
-        acc_shape = signed(acc_width) if acc_signed else unsigned(acc_width)
-        super().__init__({
+    def _ports(self, acc_shape):
+        rows, cols, a_format, b_format = self.rows, self.cols, self.a_format, self.b_format
+        return {
             "w": In(stream.Signature(data.StructLayout({
                 "w": data.ArrayLayout(_shape(b_format), cols),
                 "last": 1,
@@ -228,7 +229,7 @@ class WeightStationaryArray(wiring.Component):
             "y": Out(stream.Signature(data.StructLayout({
                 "y": data.ArrayLayout(acc_shape, cols),
             }))),
-        })
+        }
 
     def elaborate(self, platform):
         m = Module()
