@@ -7,8 +7,8 @@ from hdl.bitmod_mac import BitmodMAC, grid_range
 from hdl.int_mac import min_signed_width
 
 from .base import Generator
-from .int_mac import ACC_BEATS
-from .params import AUTO, ChoiceParam, FormatParam, IntParam, ParamError
+from .int_mac import ACC_BEATS, derive_acc_width
+from .params import AUTO, ChoiceParam, FormatParam, IntParam
 
 __all__ = ["BitmodMACGenerator"]
 
@@ -51,14 +51,10 @@ class BitmodMACGenerator(Generator):
     )
 
     def derive(self, params):
-        out = {}
-        one_beat = max(_scaled_width(params, 1), params["scale_format"].frac_bits + 1)
-        if params["acc_width"] is AUTO:
-            out["acc_width"] = _scaled_width(params, ACC_BEATS)
-        elif params["acc_width"] < one_beat:
-            raise ParamError(f"--acc-width: {params['acc_width']} cannot hold one beat's scaled "
-                             f"sum of products; allowed: {one_beat} to 128")
-        return out
+        return derive_acc_width(
+            params, lambda beats: _scaled_width(params, beats),
+            minimum=max(_scaled_width(params, 1), params["scale_format"].frac_bits + 1),
+            what="one beat's scaled sum of products")
 
     def build(self, params):
         return BitmodMAC(act_format=params["act_format"], weight_bits=params["weight_bits"],

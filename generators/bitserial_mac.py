@@ -8,7 +8,7 @@ from hdl.formats import IntFormat
 from hdl.int_mac import dot_product_range, min_signed_width
 
 from .base import Generator
-from .int_mac import ACC_BEATS
+from .int_mac import derive_acc_width
 from .params import AUTO, BoolParam, ChoiceParam, FormatParam, IntParam, ParamError
 
 __all__ = ["BitSerialMACGenerator"]
@@ -58,14 +58,8 @@ class BitSerialMACGenerator(Generator):
         if params["serial_mode"] == "terms" and params["bits_per_cycle"] != 1:
             raise ParamError(f"--bits-per-cycle: {params['bits_per_cycle']} is not allowed with "
                              f"--serial-mode terms; allowed: 1 (one term per lane per cycle)")
-        out = {}
-        one_beat = _sum_width(params, 1)
-        if params["acc_width"] is AUTO:
-            out["acc_width"] = _sum_width(params, ACC_BEATS)
-        elif params["acc_width"] < one_beat:
-            raise ParamError(f"--acc-width: {params['acc_width']} cannot hold one beat's sum of "
-                             f"products; allowed: {one_beat} to 128")
-        return out
+        return derive_acc_width(params, lambda beats: _sum_width(params, beats),
+                                minimum=_sum_width(params, 1), what="one beat's sum of products")
 
     def build(self, params):
         return BitSerialMAC(

@@ -5,13 +5,25 @@ from __future__ import annotations
 from hdl.int_mac import ACCUMULATORS, REDUCTIONS, IntMAC, dot_product_range, min_signed_width
 
 from .base import Generator
-from .params import AUTO, ChoiceParam, FormatParam, IntParam
+from .params import AUTO, ChoiceParam, FormatParam, IntParam, ParamError
 
 __all__ = ["IntMACGenerator", "ACC_BEATS", "REDUCTION_PARAM", "ACCUMULATOR_PARAM",
            "option_suffix"]
 
 #: The default accumulator never overflows within this many beats.
 ACC_BEATS = 2 ** 16
+
+
+def derive_acc_width(params, width_for_beats, *, minimum: int, what: str) -> dict:
+    """The ``acc_width`` part of a MAC generator's ``derive``: AUTO becomes
+    ``width_for_beats(ACC_BEATS)`` (no overflow within 2^16 beats); an explicit width below
+    ``minimum`` (what one beat needs) is an error naming ``what`` it cannot hold."""
+    if params["acc_width"] is AUTO:
+        return {"acc_width": width_for_beats(ACC_BEATS)}
+    if params["acc_width"] < minimum:
+        raise ParamError(f"--acc-width: {params['acc_width']} cannot hold {what}; "
+                         f"allowed: {minimum} to 128")
+    return {}
 
 
 def default_acc_width(a_format, b_format, lanes, beats=ACC_BEATS):

@@ -7,12 +7,10 @@ from hdl.int_mac import min_signed_width
 from hdl.mixed_int_pe import MULTIPLIERS, MixedIntPE, lane_product_range
 
 from .base import Generator
+from .int_mac import ACC_BEATS
 from .params import AUTO, ChoiceParam, FormatParam, IntParam, ParamError
 
 __all__ = ["MixedIntPEGenerator", "ACC_BEATS", "default_acc_width"]
-
-#: The default accumulator never overflows within this many beats.
-ACC_BEATS = 2 ** 16
 
 
 def default_acc_width(weight_bits, act_format, lanes, scale_format, beats=ACC_BEATS):
