@@ -12,7 +12,8 @@ maximum; ``online``: running maximum and rescaled sum; ``two_pass_extexp``: the 
 exponent) sum); the *sum engine* (three_pass only) re-reads the vector and sums the exponentials;
 the *reciprocal engine* normalizes the sum and computes its reciprocal
 (:class:`hdl.reciprocal.Reciprocal`); the *write engine* re-reads the vector once more and writes
-one output per cycle. A vector keeps its buffer region from its first element until the write
+one output per cycle through a three-stage pipeline (buffer read; exponential; scaling by the
+reciprocal, rounding and saturation into the output register). A vector keeps its buffer region from its first element until the write
 engine has read its last one.
 
 Without ``double_buffer`` the buffer has one region: the stages run one after the other and the next
@@ -58,17 +59,17 @@ def softmax_cycles(widths, algorithm: str, length: int) -> dict:
     """Schedule of vectors of ``length`` <= max_length at full rate (no idles, no stalls).
 
     Stage times per vector (cycles from one take-over to the next one the engine can do):
-    ``fill``: ``length`` accepts, CLOSE and HANDOFF; ``sum`` (three_pass): take over, ``length``
-    reads, the last addition, hand-over; ``recip``: take over, normalize (start), the reciprocal's
-    latency, hand-over; ``write``: take over, ``length`` reads, hand-over while the last element
-    moves to the output register.
+    ``fill``: ``length`` accepts, CLOSE, SETTLE (online and two_pass_extexp: the sum stage) and
+    HANDOFF; ``sum`` (three_pass): take over, ``length`` reads, the last addition, hand-over;
+    ``recip``: take over, normalize (start), the reciprocal's latency, hand-over; ``write``: take
+    over, ``length`` reads, hand-over while the last element moves into the scaling stage (it
+    reaches the output register one cycle later, which delays the outputs but not the period).
     ``single``: cycles per vector, back to back, without double buffering (the stages one after the
     other; their sum minus one, as the fill engine's HANDOFF cycle is also the next engine's first
-    cycle); ``double``: the same with double
-    buffering, where every stage has a vector (and a buffer region) of its own and the slowest
+    cycle); ``double``: the same with double buffering, where every stage has a vector (and a buffer region) of its own and the slowest
     stage sets the pace. Checked against simulation in tests/test_softmax.py.
     """
-    fill = length + 2
+    fill = length + (2 if algorithm == "three_pass" else 3)
     sum_pass = length + 2 if algorithm == "three_pass" else 0
     recip = reciprocal_latency(widths) + 3
     write = length + 1
@@ -175,8 +176,8 @@ class Softmax(wiring.Component):
         m.d.sync += x_reg_valid.eq(0)
         # Explicit state registers (not m.FSM): Amaranth's FSM output trips Verilator -Wall
         # (CASEINCOMPLETE, and WIDTHTRUNC on its "state == 0" tests); states are numbered from 1.
-        FILL, CLOSE, HANDOFF, OVERFLOW, ERROR = range(1, 6)
-        fill_state = Signal(range(1, 6), init=FILL)
+        FILL, CLOSE, SETTLE, HANDOFF, OVERFLOW, ERROR = range(1, 7)
+        fill_state = Signal(range(1, 7), init=FILL)
         with m.If(fill_state == FILL):
             # The fill region is free once fewer than K vectors are in flight.
             room = (fill_count != ML) & (in_flight != K)
@@ -194,6 +195,10 @@ class Softmax(wiring.Component):
             with m.If(self.i.valid & (fill_count == ML)):
                 m.d.sync += fill_state.eq(OVERFLOW)
         with m.Elif(fill_state == CLOSE):
+            # The last element is in x_reg; online and two_pass_extexp add it to the sum one
+            # cycle later (SETTLE).
+            m.d.sync += fill_state.eq(HANDOFF if alg == "three_pass" else SETTLE)
+        with m.Elif(fill_state == SETTLE):
             m.d.sync += fill_state.eq(HANDOFF)
         with m.Elif(fill_state == HANDOFF):
             with m.If(next_idle):
@@ -217,8 +222,18 @@ class Softmax(wiring.Component):
             m.d.sync += in_flight.eq(in_flight - 1)
         m.d.comb += pipeline_empty.eq(~in_flight.any())
 
+        # online and two_pass_extexp update their sums in a second stage (``acc_*``), so the
+        # exponential and the rescaling multiply / alignment shift are in different cycles. The
+        # first stage keeps the running max (exponent) current for the next element; the sum
+        # stage sees each element one cycle later, in order.
+        acc_valid = Signal()
+        acc_first = Signal()
+        acc_up = Signal()            # online: new maximum; two_pass_extexp: larger exponent
+        acc_e = Signal(P + 1)        # online: e; two_pass_extexp: v
+        acc_shift = Signal(exp_n_width + 1)   # two_pass_extexp: |n - N|
         if alg != "three_pass":
             m.submodules.fill_exp2 = fill_exp2 = Exp2(widths=w, u_width=u_width)
+            m.d.sync += [acc_valid.eq(x_reg_valid), acc_first.eq(x_reg_first)]
         with m.If(x_reg_valid):
             if alg == "three_pass":
                 with m.If(x_reg_first | (x_reg > fill_max)):
@@ -228,27 +243,37 @@ class Softmax(wiring.Component):
                 m.d.comb += fill_exp2.u.eq(Mux(new_max, fill_max - x_reg, x_reg - fill_max))
                 shift = Signal(exp_n_width)
                 m.d.comb += shift.eq(-fill_exp2.n)
-                e = rshift_round(fill_exp2.v, shift, P + 1)
-                with m.If(x_reg_first):
-                    m.d.sync += [fill_max.eq(x_reg), fill_sum.eq(1 << P)]
-                with m.Elif(new_max):
-                    # A new maximum rescales the sum by exp(old max - new max) and adds exp(0) = 1.
-                    rescaled = (fill_sum * e + (1 << (P - 1))) >> P
-                    m.d.sync += [fill_max.eq(x_reg), fill_sum.eq(rescaled + (1 << P))]
-                with m.Else():
-                    m.d.sync += fill_sum.eq(fill_sum + e)
+                m.d.sync += [acc_up.eq(new_max), acc_e.eq(rshift_round(fill_exp2.v, shift, P + 1))]
+                with m.If(x_reg_first | new_max):
+                    m.d.sync += fill_max.eq(x_reg)
             else:
                 m.d.comb += fill_exp2.u.eq(x_reg)
-                v, n = fill_exp2.v, fill_exp2.n
+                n = fill_exp2.n
                 up = Signal(exp_n_width + 1)
                 down = Signal(exp_n_width + 1)
                 m.d.comb += [up.eq(n - fill_exp), down.eq(fill_exp - n)]
-                with m.If(x_reg_first):
-                    m.d.sync += [fill_sum.eq(v), fill_exp.eq(n)]
-                with m.Elif(n > fill_exp):
-                    m.d.sync += [fill_sum.eq(rshift_round(fill_sum, up, SW) + v), fill_exp.eq(n)]
+                larger = n > fill_exp
+                m.d.sync += [acc_up.eq(larger), acc_e.eq(fill_exp2.v),
+                             acc_shift.eq(Mux(larger, up, down))]
+                with m.If(x_reg_first | larger):
+                    m.d.sync += fill_exp.eq(n)
+        with m.If(acc_valid):
+            if alg == "online":
+                with m.If(acc_first):
+                    m.d.sync += fill_sum.eq(1 << P)
+                with m.Elif(acc_up):
+                    # A new maximum rescales the sum by exp(old max - new max) and adds exp(0) = 1.
+                    rescaled = (fill_sum * acc_e + (1 << (P - 1))) >> P
+                    m.d.sync += fill_sum.eq(rescaled + (1 << P))
                 with m.Else():
-                    m.d.sync += fill_sum.eq(fill_sum + rshift_round(v, down, P + 1))
+                    m.d.sync += fill_sum.eq(fill_sum + acc_e)
+            elif alg == "two_pass_extexp":
+                with m.If(acc_first):
+                    m.d.sync += fill_sum.eq(acc_e)
+                with m.Elif(acc_up):
+                    m.d.sync += fill_sum.eq(rshift_round(fill_sum, acc_shift, SW) + acc_e)
+                with m.Else():
+                    m.d.sync += fill_sum.eq(fill_sum + rshift_round(acc_e, acc_shift, P + 1))
 
         def element_exp(exp2, x, vec_max, vec_exp):
             """exp of a buffered element relative to its vector's max (or exponent), P + 1 bits."""
@@ -395,16 +420,33 @@ class Softmax(wiring.Component):
                               (issue_pass & self.i.payload.last)),
             ]
 
-        product = write_e * write_recip
-        scaled = ((product + (Const(1, 1) << write_shift_m1)) >> write_shift_m1) >> 1
+        # A second stage between the exponential and the scaling multiply: without it the path
+        # from the buffer's read port through the table, the interpolation and the scaling
+        # multiply is one cycle (14.5 MHz on ECP5). The stage carries its vector's reciprocal and
+        # shift, so the write engine can still hand over as the last element enters it.
+        scale_valid = Signal()
+        scale_error = Signal()
+        scale_last = Signal()
+        scale_e = Signal(P + 1)
+        scale_recip = Signal(Q + 2)
+        scale_shift_m1 = Signal(range(Q + SW))
+        with m.If(advance):
+            m.d.sync += [
+                scale_valid.eq(stage_valid), scale_error.eq(stage_error),
+                scale_last.eq(stage_last), scale_e.eq(write_e),
+                scale_recip.eq(write_recip), scale_shift_m1.eq(write_shift_m1),
+            ]
+
+        product = scale_e * scale_recip
+        scaled = ((product + (Const(1, 1) << scale_shift_m1)) >> scale_shift_m1) >> 1
         largest = (1 << (w.out_int + w.out_frac)) - 1
         y = Mux(scaled > largest, largest, scaled)
         with m.If(advance):
             m.d.sync += [
-                self.o.valid.eq(stage_valid),
-                self.o.payload.y.eq(Mux(stage_error, 0, y)),
-                self.o.payload.last.eq(stage_last),
-                self.o.payload.error.eq(stage_error),
+                self.o.valid.eq(scale_valid),
+                self.o.payload.y.eq(Mux(scale_error, 0, y)),
+                self.o.payload.last.eq(scale_last),
+                self.o.payload.error.eq(scale_error),
             ]
 
         W_IDLE, W_WRITE, W_ERROR_DRAIN, W_ERROR_PASS = range(1, 5)
@@ -416,7 +458,7 @@ class Softmax(wiring.Component):
                              write_state.eq(W_ERROR_DRAIN)]
         with m.Elif(write_state == W_WRITE):
             m.d.comb += writing.eq(1)
-            # All reads are issued and the last element is moving into the output register this
+            # All reads are issued and the last element is moving into the scaling stage this
             # cycle (it uses this vector's registers only now): the next vector may take over.
             with m.If((write_index == write_length) & (~stage_valid | advance)):
                 m.d.comb += [write_done.eq(1), write_idle.eq(1)]
