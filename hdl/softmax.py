@@ -382,7 +382,6 @@ class Softmax(wiring.Component):
         # ---------------- write engine ----------------
         advance = ~self.o.valid | self.o.ready
         stage_valid = Signal()
-        stage_out = Signal()      # the stage holds an output element (not a sum-pass element)
         stage_error = Signal()
         stage_last = Signal()
         writing = Signal()
