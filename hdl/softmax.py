@@ -13,8 +13,8 @@ exponent) sum); the *sum engine* (three_pass only) re-reads the vector and sums 
 the *reciprocal engine* normalizes the sum and computes its reciprocal
 (:class:`hdl.reciprocal.Reciprocal`); the *write engine* re-reads the vector once more and writes
 one output per cycle through a three-stage pipeline (buffer read; exponential; scaling by the
-reciprocal, rounding and saturation into the output register). A vector keeps its buffer region from its first element until the write
-engine has read its last one.
+reciprocal, rounding and saturation into the output register). A vector keeps its buffer region
+from its first element until the write engine has read its last one.
 
 Without ``double_buffer`` the buffer has one region: the stages run one after the other and the next
 vector is accepted once the current one is written out (the sum and write passes share one read
@@ -66,7 +66,8 @@ def softmax_cycles(widths, algorithm: str, length: int) -> dict:
     reaches the output register one cycle later, which delays the outputs but not the period).
     ``single``: cycles per vector, back to back, without double buffering (the stages one after the
     other; their sum minus one, as the fill engine's HANDOFF cycle is also the next engine's first
-    cycle); ``double``: the same with double buffering, where every stage has a vector (and a buffer region) of its own and the slowest
+    cycle); ``double``: the same with double buffering, where every stage has a vector (and a
+    buffer region) of its own and the slowest
     stage sets the pace. Checked against simulation in tests/test_softmax.py.
     """
     fill = length + (2 if algorithm == "three_pass" else 3)
