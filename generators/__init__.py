@@ -1,10 +1,11 @@
 """peforge generators: parameters in, deterministic Verilog and a JSON manifest out.
 
-Use :func:`get_generator` (or the ``generate-verilog`` command) to build a design::
+Use :func:`elaborate` (or the ``generate-verilog`` command) to build a design::
 
-    from generators import get_generator
-    design = get_generator("int_mac").elaborate({"a_format": "int8", "lanes": 4})
+    from generators import elaborate
+    design = elaborate("int_mac", a_format="int8", lanes=4)
     text = design.verilog()
+    design.write("out/")            # <module>.v and <module>.json
 """
 
 from .base import Design, Generator
@@ -18,7 +19,7 @@ from .softmax import SoftmaxGenerator
 from .systolic_array import SystolicArrayGenerator
 from .params import ParamError
 
-__all__ = ["GENERATORS", "get_generator", "Design", "Generator", "ParamError"]
+__all__ = ["GENERATORS", "get_generator", "elaborate", "Design", "Generator", "ParamError"]
 
 #: Every generator, by name.
 GENERATORS: dict[str, Generator] = {g.name: g for g in (
@@ -33,3 +34,10 @@ def get_generator(name: str) -> Generator:
     except KeyError:
         raise ParamError(f"unknown generator {name!r}; available: {', '.join(sorted(GENERATORS))}") \
             from None
+
+
+def elaborate(generator: str, **params) -> Design:
+    """The design of ``generator`` for keyword ``params`` (Python values such as ``lanes=4``, or
+    strings as on the command line such as ``a_format="int8"``); parameters not given take their
+    defaults. Raises :class:`ParamError` (one line naming the parameter) for a bad value."""
+    return get_generator(generator).elaborate(params)

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from amaranth.back import verilog
 from amaranth.lib import wiring
 
-from .manifest import build_manifest
+from .manifest import FieldInfo, build_manifest
 from .params import Param, resolve_params
 
 __all__ = ["Generator", "Design", "manifest_json"]
@@ -47,6 +47,7 @@ class Design:
     component: wiring.Component
     module: str
     manifest: dict
+    _verilog: str | None = field(default=None, init=False, repr=False, compare=False)
 
     def verilog(self) -> str:
         """Deterministic Verilog text of the design.
@@ -55,28 +56,38 @@ class Design:
         otherwise silently switch Amaranth to another Yosys and change the text), and source
         attributes, which carry absolute paths, are dropped.
         """
+        if self._verilog is not None:
+            return self._verilog    # deterministic, so computed once (it takes up to seconds)
         saved = os.environ.get("AMARANTH_USE_YOSYS")
         os.environ["AMARANTH_USE_YOSYS"] = "builtin"
         try:
-            # A component can be converted once; elaborate a fresh one each time.
+            # A component can be converted once; elaborate a fresh one.
             component = self.generator.build(self.params)
-            return verilog.convert(component, name=self.module, emit_src=False)
+            self._verilog = verilog.convert(component, name=self.module, emit_src=False)
         finally:
             if saved is None:
                 del os.environ["AMARANTH_USE_YOSYS"]
             else:
                 os.environ["AMARANTH_USE_YOSYS"] = saved
+        return self._verilog
 
     def manifest_text(self) -> str:
         return manifest_json(self.manifest)
+
+    def write(self, out_dir) -> list:
+        """Write ``<module>.v`` and ``<module>.json`` into ``out_dir`` (all or nothing); return
+        their paths."""
+        from .emit import write_design
+
+        return write_design(self, out_dir)
 
 
 class Generator:
     """Base class of all generators.
 
     Subclasses set :attr:`name`, :attr:`summary`, :attr:`params` and implement :meth:`build`,
-    :meth:`module_name`, and optionally :meth:`derive`, :meth:`stream_formats`,
-    :meth:`latency` and :meth:`initiation_interval`.
+    :meth:`module_name`, :meth:`stream_formats`, :meth:`field_info`, and optionally
+    :meth:`derive`, :meth:`latency` and :meth:`initiation_interval`.
     """
 
     name: str = ""
@@ -106,6 +117,14 @@ class Generator:
         """Per stream, per payload field (or vector name), the format string for the manifest."""
         raise NotImplementedError
 
+    def field_info(self, params: dict) -> dict[str, dict[str, FieldInfo]]:
+        """Per stream, per payload field base name (as in :meth:`stream_formats`; ``a`` for
+        ``a[0]``, ``a[1]``, ...), what the field means: a :class:`generators.manifest.FieldInfo`
+        ``(description, values)``, ``values`` being ``{code: meaning}`` for enumerated fields and
+        None otherwise. Every payload field needs an entry; the manifest and ``--help`` render
+        them (see :mod:`generators.manifest` for the ``{k}`` index placeholder)."""
+        raise NotImplementedError
+
     def latency(self, params: dict) -> int | None:
         return None
 
@@ -126,6 +145,7 @@ class Generator:
             module=module,
             component=component,
             formats=self.stream_formats(params),
+            field_info=self.field_info(params),
             latency=self.latency(params),
             initiation_interval=self.initiation_interval(params),
         )

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 from hdl.bitserial_mac import SERIAL_MODES, BitSerialMAC, precision_width
 from hdl.formats import IntFormat
-from hdl.int_mac import dot_product_range, min_signed_width
+from hdl.int_mac import dot_product_range
 
+from .accumulator import acc_width_param, derive_acc_width
 from .base import Generator
-from .int_mac import derive_acc_width
-from .params import AUTO, BoolParam, ChoiceParam, FormatParam, IntParam, ParamError
+from .fields import LAST, group_sum
+from .manifest import FieldInfo
+from .params import BoolParam, ChoiceParam, FormatParam, IntParam, ParamError
 
 __all__ = ["BitSerialMACGenerator"]
 
@@ -20,12 +22,6 @@ def _weight_format(params) -> IntFormat:
 
 def _acc_signed(params) -> bool:
     return params["act_format"].signed or params["weight_signed"]
-
-
-def _sum_width(params, beats: int) -> int:
-    lo, hi = dot_product_range(params["act_format"], _weight_format(params),
-                               params["lanes"] * beats)
-    return min_signed_width(lo, hi, signed_=_acc_signed(params))
 
 
 class BitSerialMACGenerator(Generator):
@@ -45,10 +41,7 @@ class BitSerialMACGenerator(Generator):
         ChoiceParam("serial_mode", default="bits", choices=SERIAL_MODES,
                     help="bits: ceil(prec/bits_per_cycle) cycles per beat; terms: one canonical "
                          "signed digit per lane per cycle, zero digits skipped"),
-        IntParam("acc_width", default=AUTO, min=1, max=128,
-                 help="accumulator and output width in bits; narrower values wrap in two's "
-                      "complement (must hold one beat's sum)",
-                 auto_help="no overflow within 2^16 beats"),
+        acc_width_param("accumulator and output width in bits"),
     )
 
     def derive(self, params):
@@ -58,8 +51,8 @@ class BitSerialMACGenerator(Generator):
         if params["serial_mode"] == "terms" and params["bits_per_cycle"] != 1:
             raise ParamError(f"--bits-per-cycle: {params['bits_per_cycle']} is not allowed with "
                              f"--serial-mode terms; allowed: 1 (one term per lane per cycle)")
-        return derive_acc_width(params, lambda beats: _sum_width(params, beats),
-                                minimum=_sum_width(params, 1), what="one beat's sum of products")
+        beat = dot_product_range(params["act_format"], _weight_format(params), params["lanes"])
+        return derive_acc_width(params, beat, signed=_acc_signed(params))
 
     def build(self, params):
         return BitSerialMAC(
@@ -82,6 +75,21 @@ class BitSerialMACGenerator(Generator):
             "i": {"a": params["act_format"].name, "w": f"uint{params['weight_bits']}",
                   "prec": f"uint{precision_width(params['weight_bits'])}", "last": "uint1"},
             "o": {"acc": self.acc_format(params)},
+        }
+
+    def field_info(self, params):
+        signed = params["weight_signed"]
+        coding = "two's complement" if signed else "unsigned"
+        return {
+            "i": {"a": FieldInfo("activation of lane {k}: the beat adds a[{k}] * w[{k}] (with the "
+                                 "other lanes' products) to the accumulator"),
+                  "w": FieldInfo(f"weight field of lane {{k}}: the weight is its low prec bits, "
+                                 f"{coding}; higher bits are ignored"),
+                  "prec": FieldInfo(f"this beat's weight precision in bits, {2 if signed else 1} "
+                                    f"to {params['weight_bits']} (other values give unspecified "
+                                    f"sums)"),
+                  "last": LAST},
+            "o": {"acc": group_sum("a[k] * w[k]", params["acc_width"])},
         }
 
     def latency(self, params):

@@ -8,11 +8,31 @@ from pathlib import Path
 
 from .base import Design
 
-__all__ = ["OutputError", "design_files", "write_files", "write_design"]
+__all__ = ["OutputError", "design_files", "write_files", "write_design", "process_umask"]
 
 
 class OutputError(OSError):
     """The output directory cannot be created or written."""
+
+
+def process_umask() -> int:
+    """The process's file mode creation mask, read without changing it where possible.
+
+    ``os.umask`` can only be read by setting it, which for a moment affects files other threads
+    create; Linux reports it in ``/proc/self/status`` instead. Elsewhere it is set to the most
+    restrictive common value for that moment and restored.
+    """
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    # The kernel's octal notation (not user input, so not params.parse_int).
+                    return int(line.split()[1], 8)
+    except OSError:
+        pass
+    mask = os.umask(0o077)
+    os.umask(mask)
+    return mask
 
 
 def design_files(design: Design) -> dict[str, str]:
@@ -28,9 +48,11 @@ def write_files(out_dir: str | os.PathLike, files: dict[str, str], *,
     """Write every file of ``files`` into ``out_dir``, or none of them.
 
     Each file is first written to a temporary file in the same directory and renamed into place
-    only after all of them were written, so a failure leaves no partial output. With
-    ``only_if_changed`` a file whose content is already identical is left untouched (its mtime
-    too, which keeps simulator build caches valid).
+    only after all of them were written, so a failure leaves no partial output. Files get the
+    mode an ordinary ``open`` would give them (``0o666`` less the umask, typically ``0o644``), not
+    the private ``0o600`` of the temporary file. With ``only_if_changed`` a file whose content
+    is already identical is left untouched (its mtime too, which keeps simulator build caches
+    valid).
     """
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
@@ -41,6 +63,7 @@ def write_files(out_dir: str | os.PathLike, files: dict[str, str], *,
         raise OutputError(f"cannot create output directory '{out}': {exc.strerror}") from None
     if not os.access(out, os.W_OK | os.X_OK):
         raise OutputError(f"output directory '{out}' is not writable")
+    mode = 0o666 & ~process_umask()
     staged = []
     try:
         for name, text in files.items():
@@ -51,6 +74,7 @@ def write_files(out_dir: str | os.PathLike, files: dict[str, str], *,
             staged.append((tmp, target))
             with os.fdopen(fd, "w", newline="\n") as f:
                 f.write(text)
+            os.chmod(tmp, mode)
         for tmp, target in staged:
             os.replace(tmp, target)
     except OSError as exc:

@@ -6,6 +6,8 @@ from __future__ import annotations
 from hdl.fp_mac import FpMac, exact_acc_width
 
 from .base import Generator
+from .fields import LAST
+from .manifest import FieldInfo
 from .params import ChoiceParam, FormatParam, IntParam, ParamError
 
 __all__ = ["FpMacGenerator", "FP_MAC_FORMATS", "MAX_EXACT_ACC_WIDTH"]
@@ -60,6 +62,23 @@ class FpMacGenerator(Generator):
         return {
             "i": {"a": params["a_format"].name, "b": params["b_format"].name, "last": "uint1"},
             "o": {"y": "fp32"},
+        }
+
+    def field_info(self, params):
+        product = "exact" if params["multiplier"] == "exact" else "L-Mul"
+        if params["accumulator"] == "exact":
+            y = ("binary32 code of the accumulation group's sum of all its products, held exactly "
+                 "and rounded once (round to nearest, ties to even)")
+        else:
+            y = ("binary32 code of the accumulation group's sum: each beat's exact product sum "
+                 "added to a binary32 accumulator with one round-to-nearest-even addition")
+        return {
+            "i": {"a": FieldInfo(f"operand a of lane {{k}} ({params['a_format'].name} code): the "
+                                 f"beat adds a[{{k}}] * b[{{k}}] ({product} product) to the sum"),
+                  "b": FieldInfo(f"operand b of lane {{k}} ({params['b_format'].name} code), "
+                                 f"multiplied by a[{{k}}]"),
+                  "last": LAST},
+            "o": {"y": FieldInfo(y + "; NaN operands or Inf x 0 give NaN 0x7FC00000")},
         }
 
     def latency(self, params):

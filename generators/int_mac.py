@@ -2,33 +2,16 @@
 
 from __future__ import annotations
 
-from hdl.int_mac import ACCUMULATORS, REDUCTIONS, IntMAC, dot_product_range, min_signed_width
+from hdl.int_mac import ACCUMULATORS, REDUCTIONS, IntMAC, dot_product_range
 
+from .accumulator import ACC_BEATS, acc_width_param, derive_acc_width
 from .base import Generator
-from .params import AUTO, ChoiceParam, FormatParam, IntParam, ParamError
+from .fields import LAST, group_sum
+from .manifest import FieldInfo
+from .params import ChoiceParam, FormatParam, IntParam
 
 __all__ = ["IntMACGenerator", "ACC_BEATS", "REDUCTION_PARAM", "ACCUMULATOR_PARAM",
            "option_suffix"]
-
-#: The default accumulator never overflows within this many beats.
-ACC_BEATS = 2 ** 16
-
-
-def derive_acc_width(params, width_for_beats, *, minimum: int, what: str) -> dict:
-    """The ``acc_width`` part of a MAC generator's ``derive``: AUTO becomes
-    ``width_for_beats(ACC_BEATS)`` (no overflow within 2^16 beats); an explicit width below
-    ``minimum`` (what one beat needs) is an error naming ``what`` it cannot hold."""
-    if params["acc_width"] is AUTO:
-        return {"acc_width": width_for_beats(ACC_BEATS)}
-    if params["acc_width"] < minimum:
-        raise ParamError(f"--acc-width: {params['acc_width']} cannot hold {what}; "
-                         f"allowed: {minimum} to 128")
-    return {}
-
-
-def default_acc_width(a_format, b_format, lanes, beats=ACC_BEATS):
-    lo, hi = dot_product_range(a_format, b_format, lanes * beats)
-    return min_signed_width(lo, hi, signed_=acc_is_signed(a_format, b_format))
 
 
 def acc_is_signed(a_format, b_format):
@@ -70,9 +53,7 @@ class IntMACGenerator(Generator):
         FormatParam("b_format", default="int8", help="format of the b operands",
                     kinds=("int", "uint"), min_width=1, max_width=16),
         IntParam("lanes", default=1, help="products per beat (K)", min=1, max=64),
-        IntParam("acc_width", default=AUTO, min=1, max=128,
-                 help="accumulator and output width in bits; narrower values wrap in two's complement",
-                 auto_help="no overflow within 2^16 beats"),
+        acc_width_param("accumulator and output width in bits"),
         IntParam("pipeline_stages", default=0, min=0, max=3,
                  help="pipeline registers between inputs and accumulator (after the dot product, "
                       "then after the multipliers, then inside the adder tree; with the "
@@ -82,11 +63,9 @@ class IntMACGenerator(Generator):
     )
 
     def derive(self, params):
-        out = {}
-        if params["acc_width"] is AUTO:
-            out["acc_width"] = default_acc_width(params["a_format"], params["b_format"],
-                                                 params["lanes"])
-        return out
+        fa, fb = params["a_format"], params["b_format"]
+        return derive_acc_width(params, dot_product_range(fa, fb, params["lanes"]),
+                                signed=acc_is_signed(fa, fb))
 
     def build(self, params):
         return IntMAC(a_format=params["a_format"], b_format=params["b_format"],
@@ -104,6 +83,15 @@ class IntMACGenerator(Generator):
         return {
             "i": {"a": params["a_format"].name, "b": params["b_format"].name, "last": "uint1"},
             "o": {"acc": acc_format_name(params)},
+        }
+
+    def field_info(self, params):
+        return {
+            "i": {"a": FieldInfo("operand a of lane {k}: the beat adds a[{k}] * b[{k}] (with the "
+                                 "other lanes' products) to the accumulator"),
+                  "b": FieldInfo("operand b of lane {k}, multiplied by a[{k}]"),
+                  "last": LAST},
+            "o": {"acc": group_sum("a[k] * b[k]", params["acc_width"])},
         }
 
     def latency(self, params):

@@ -2,23 +2,30 @@
 
 from __future__ import annotations
 
-from hdl.formats import FixedFormat
-from hdl.int_mac import min_signed_width
 from hdl.mixed_int_pe import MULTIPLIERS, MixedIntPE, lane_product_range
 
+from .accumulator import ACC_BEATS, acc_width_param, derive_acc_width, sum_width
 from .base import Generator
-from .int_mac import ACC_BEATS
-from .params import AUTO, ChoiceParam, FormatParam, IntParam, ParamError
+from .fields import LAST_ENDS_GROUP, group_sum
+from .manifest import FieldInfo
+from .params import ChoiceParam, FormatParam, IntParam
 
 __all__ = ["MixedIntPEGenerator", "ACC_BEATS", "default_acc_width"]
+
+
+def _beat_range(weight_bits, act_format, lanes, scale_format) -> tuple[int, int]:
+    """Smallest and largest ``scale * sum_k (q[k] - zero) * a[k]`` of one beat, raw fixed point
+    (the scale's fraction bits): what one beat adds to the accumulator in the golden model
+    (:mod:`sim.golden.mixed_int_pe`), with the largest scale code."""
+    lo, hi = lane_product_range(weight_bits, act_format)
+    smax = (1 << scale_format.width) - 1
+    return lanes * lo * smax, lanes * hi * smax
 
 
 def default_acc_width(weight_bits, act_format, lanes, scale_format, beats=ACC_BEATS):
     """Width rule: the largest ``|scale * (q - zero) * a|`` times ``lanes * beats``, in two's
     complement raw fixed point (the scale's fraction bits)."""
-    lo, hi = lane_product_range(weight_bits, act_format)
-    smax = (1 << scale_format.width) - 1
-    return min_signed_width(lanes * beats * lo * smax, lanes * beats * hi * smax)
+    return sum_width(_beat_range(weight_bits, act_format, lanes, scale_format), beats)
 
 
 class MixedIntPEGenerator(Generator):
@@ -42,34 +49,27 @@ class MixedIntPEGenerator(Generator):
                     help="shift_add: q*a from shifts and adds, zero point and scale applied after "
                          "the group sum (MixPE); dequant_first: each weight becomes "
                          "scale*(q-zero), then a multiplier (baseline)"),
-        IntParam("acc_width", default=AUTO, min=2, max=128,
-                 help="accumulator and output width in bits (output format "
-                      "q<acc_width-F>.<F>, F = the scale's fraction bits); narrower values wrap "
-                      "in two's complement",
-                 auto_help="no overflow within 2^16 beats: width of lanes * 2^16 * "
-                           "max|scale*(q-zero)*a|"),
+        acc_width_param("accumulator and output width in bits (output format "
+                        "q<acc_width-F>.<F>, F = the scale's fraction bits)",
+                        auto_help="no overflow within 2^16 beats: width of lanes * 2^16 * "
+                                  "max|scale*(q-zero)*a|"),
     )
 
     def derive(self, params):
-        out = {}
-        if params["acc_width"] is AUTO:
-            out["acc_width"] = default_acc_width(params["weight_bits"], params["act_format"],
-                                                 params["lanes"], params["scale_format"])
-        acc_width = out.get("acc_width", params["acc_width"])
-        frac = params["scale_format"].frac_bits
-        if acc_width < frac + 1:
-            raise ParamError(f"--acc-width: {acc_width} is not allowed; allowed: at least "
-                             f"{frac + 1} (the scale's {frac} fraction bits plus a sign bit)")
-        return out
+        scale = params["scale_format"]
+        beat = _beat_range(params["weight_bits"], params["act_format"], params["lanes"], scale)
+        return derive_acc_width(params, beat, frac_bits=scale.frac_bits)
 
     def build(self, params):
         return MixedIntPE(weight_bits=params["weight_bits"], act_format=params["act_format"],
                           lanes=params["lanes"], scale_format=params["scale_format"],
                           multiplier=params["multiplier"], acc_width=params["acc_width"])
 
-    def acc_format(self, params) -> FixedFormat:
+    def acc_format(self, params) -> str:
+        """``q<acc_width-F>.<F>``, as a name: :class:`hdl.formats.FixedFormat` stops at 64 bits,
+        the accumulator at 128."""
         frac = params["scale_format"].frac_bits
-        return FixedFormat(params["acc_width"] - frac, frac, signed=True)
+        return f"q{params['acc_width'] - frac}.{frac}"
 
     def module_name(self, params):
         scale = params["scale_format"].name.replace(".", "p")
@@ -81,7 +81,34 @@ class MixedIntPEGenerator(Generator):
         return {
             "i": {"a": params["act_format"].name, "q": code, "zero": code,
                   "scale": params["scale_format"].name, "group_last": "uint1", "last": "uint1"},
-            "o": {"acc": self.acc_format(params).name},
+            "o": {"acc": self.acc_format(params)},
+        }
+
+    def field_info(self, params):
+        if params["multiplier"] == "shift_add":
+            scale = ("scale of the group (unsigned fixed point), read on the group's final beat: "
+                     "acc += scale * (the group's sum of (q[k] - zero) * a[k])")
+            group_last = ("ends the scale group: acc += scale * (the group's sum of "
+                          "(q[k] - zero) * a[k]), and that sum restarts")
+        else:
+            scale = ("scale of this beat's weights (unsigned fixed point), applied on every beat; "
+                     "constant over a group it gives the per-group result")
+            group_last = ("ends the scale group (no effect with dequant_first: every beat is "
+                          "scaled on its own)")
+        frac = params["scale_format"].frac_bits
+        return {
+            "i": {"a": FieldInfo("activation of lane {k}"),
+                  "q": FieldInfo("unsigned weight code of lane {k}: the weight is "
+                                 "scale * (q[{k}] - zero)"),
+                  "zero": FieldInfo("zero point of this beat's weight codes, subtracted from "
+                                    "each q[k]"),
+                  "scale": FieldInfo(scale),
+                  "group_last": FieldInfo(group_last),
+                  "last": LAST_ENDS_GROUP},
+            "o": {"acc": group_sum("scale * (q[k] - zero) * a[k]",
+                                   params["acc_width"],
+                                   f", exact; raw fixed point with the scale's {frac} fraction "
+                                   f"bits")},
         }
 
     def latency(self, params):

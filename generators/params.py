@@ -10,14 +10,15 @@ describe its type, default and allowed range in one line.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import re
+from dataclasses import dataclass
 from typing import Any, Callable
 
 from hdl.formats import FixedFormat, Format, FormatError, IntFormat, MiniFloatFormat, parse_format
 
 __all__ = [
     "ParamError", "Param", "IntParam", "BoolParam", "ChoiceParam", "FormatParam", "AUTO",
-    "resolve_params",
+    "resolve_params", "parse_int",
 ]
 
 
@@ -34,6 +35,34 @@ class _Auto:
 
 
 AUTO = _Auto()
+
+# An optional sign, then a 0x/0b/0o prefixed number or plain decimal digits (leading zeros allowed).
+_INT_RE = re.compile(r"([+-]?)(?:0x([0-9a-f]+)|0b([01]+)|0o([0-7]+)|([0-9]+))", re.IGNORECASE)
+
+
+def parse_int(text: str) -> int:
+    """The one way integers are read from user text.
+
+    Decimal with optional leading zeros (``08`` is 8), or ``0x`` / ``0b`` / ``0o`` prefixed
+    hexadecimal, binary or octal (``0x10`` is 16), with an optional sign; surrounding whitespace
+    is ignored. Python's ``int(text, 0)`` rejects ``08`` and ``int(text)`` rejects ``0x10``; this
+    accepts both, and nothing else (no underscores, no floats).
+
+    Raises
+    ------
+    ValueError
+        ``text`` is not such an integer. Whether a sign or the value is allowed is the caller's
+        range check.
+    """
+    match = _INT_RE.fullmatch(text.strip())
+    if match is None:
+        raise ValueError(f"not an integer: {text!r}")
+    sign, *numbers = match.groups()
+    # Exactly one alternative matched; its group number gives the base.
+    base, digits = next((base, digits) for base, digits in zip((16, 2, 8, 10), numbers)
+                        if digits is not None)
+    value = int(digits, base)
+    return -value if sign == "-" else value
 
 
 @dataclass(frozen=True)
@@ -112,11 +141,10 @@ class IntParam(Param):
 
     def parse(self, text):
         try:
-            return self.check(int(text.strip(), 0))
-        except ValueError as exc:
-            if isinstance(exc, ParamError):
-                raise
+            value = parse_int(text)
+        except ValueError:
             raise self.error(text) from None
+        return self.check(value)
 
     def check(self, value):
         if isinstance(value, bool) or not isinstance(value, int):
@@ -161,10 +189,21 @@ class ChoiceParam(Param):
     choices: tuple = ()
 
     @property
+    def _integers(self) -> bool:
+        return all(isinstance(c, int) for c in self.choices)
+
+    @property
     def type_name(self):
-        return "int choice" if all(isinstance(c, int) for c in self.choices) else "choice"
+        return "int choice" if self._integers else "choice"
 
     def parse(self, text):
+        if self._integers:
+            # Integer choices read like every other integer (``0x4``, ``04``).
+            try:
+                value = parse_int(text)
+            except ValueError:
+                raise self.error(text) from None
+            return self.check(value)
         t = text.strip()
         for c in self.choices:
             if str(c).lower() == t.lower():

@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass
 from hdl.formats import FixedFormat
 
 from .base import Generator
+from .manifest import FieldInfo
 from .params import AUTO, BoolParam, ChoiceParam, FormatParam, IntParam, ParamError
 
 __all__ = ["SoftmaxGenerator", "SoftmaxWidths", "softmax_widths", "ALGORITHMS"]
@@ -195,4 +196,20 @@ class SoftmaxGenerator(Generator):
         return {
             "i": {"x": params["in_format"].name, "last": "uint1"},
             "o": {"y": params["out_format"].name, "last": "uint1", "error": "uint1"},
+        }
+
+    def field_info(self, params):
+        fout = params["out_format"]
+        saturation = "; 1.0 saturates to the largest code" if fout.int_bits == 0 else ""
+        too_long = f"the vector is longer than max_length = {params['max_length']} elements"
+        return {
+            "i": {"x": FieldInfo("one element of the input vector, in vector order"),
+                  "last": FieldInfo("ends the vector: its softmax follows on stream o, one "
+                                    "element per beat in input order")},
+            "o": {"y": FieldInfo(f"softmax of the input element at the same position of its "
+                                 f"vector, rounded to {fout.name}{saturation}; 0 on error beats"),
+                  "last": FieldInfo("marks the vector's final output element"),
+                  "error": FieldInfo(f"flags that {too_long}",
+                                     {0: "y is valid",
+                                      1: f"{too_long}: y is 0"})},
         }

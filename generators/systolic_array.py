@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from hdl.int_mac import dot_product_range, min_signed_width
+from hdl.int_mac import dot_product_range
 from hdl.systolic_array import DATAFLOWS, OutputStationaryArray, WeightStationaryArray
 
+from .accumulator import acc_width_param, derive_acc_width
 from .base import Generator
 from .int_mac import ACCUMULATOR_PARAM, REDUCTION_PARAM, acc_format_name, acc_is_signed, \
-    default_acc_width, option_suffix
-from .params import AUTO, ChoiceParam, FormatParam, IntParam
+    option_suffix
+from .manifest import FieldInfo
+from .params import ChoiceParam, FormatParam, IntParam
 
 __all__ = ["SystolicArrayGenerator"]
 
@@ -28,11 +30,10 @@ class SystolicArrayGenerator(Generator):
         FormatParam("b_format", default="int8", kinds=("int", "uint"), min_width=1, max_width=16,
                     help="format of B (output-stationary) or of the weights W "
                          "(weight-stationary)"),
-        IntParam("acc_width", default=AUTO, min=1, max=128,
-                 help="accumulator / partial-sum and output width; narrower values wrap in "
-                      "two's complement",
-                 auto_help="output-stationary: no overflow within 2^16 k-steps; "
-                           "weight-stationary: exact for R products"),
+        acc_width_param("accumulator / partial-sum and output width (one beat: one product per "
+                        "PE output-stationary, R products weight-stationary)",
+                        auto_help="output-stationary: no overflow within 2^16 k-steps; "
+                                  "weight-stationary: exact for R products"),
         ChoiceParam("dataflow", default="output_stationary", choices=DATAFLOWS,
                     help="which operand stays in the PEs: the outputs (stream i in, o out) or "
                          "the weights (streams w and x in, y out)"),
@@ -41,15 +42,14 @@ class SystolicArrayGenerator(Generator):
     )
 
     def derive(self, params):
-        out = {}
-        if params["acc_width"] is AUTO:
-            fa, fb = params["a_format"], params["b_format"]
-            if params["dataflow"] == "output_stationary":
-                out["acc_width"] = default_acc_width(fa, fb, 1)
-            else:
-                lo, hi = dot_product_range(fa, fb, params["rows"])
-                out["acc_width"] = min_signed_width(lo, hi, signed_=acc_is_signed(fa, fb))
-        return out
+        fa, fb = params["a_format"], params["b_format"]
+        if params["dataflow"] == "output_stationary":
+            # Each PE adds one product a[r] * b[c] per beat and accumulates over the tile.
+            return derive_acc_width(params, dot_product_range(fa, fb, 1),
+                                    signed=acc_is_signed(fa, fb))
+        # A vector beat gives y[c] = sum of R products outright; nothing accumulates across beats.
+        return derive_acc_width(params, dot_product_range(fa, fb, params["rows"]),
+                                signed=acc_is_signed(fa, fb), auto_beats=1)
 
     def build(self, params):
         cls = OutputStationaryArray if params["dataflow"] == "output_stationary" \
@@ -69,6 +69,31 @@ class SystolicArrayGenerator(Generator):
         if params["dataflow"] == "output_stationary":
             return {"i": {"a": fa, "b": fb, "last": "uint1"}, "o": {"c": acc, "last": "uint1"}}
         return {"w": {"w": fb, "last": "uint1"}, "x": {"x": fa}, "y": {"y": acc}}
+
+    def field_info(self, params):
+        wrap = f"modulo 2^{params['acc_width']}"
+        if params["dataflow"] == "output_stationary":
+            return {
+                "i": {"a": FieldInfo("A[{r}][k]: row {r} of column k of the R x K tile A, k = this "
+                                     "beat's position in the tile"),
+                      "b": FieldInfo("B[k][{c}]: column {c} of row k of the K x C tile B, k = this "
+                                     "beat's position in the tile"),
+                      "last": FieldInfo("ends the tile (k = K-1): its R result rows follow on "
+                                        "stream o")},
+                "o": {"c": FieldInfo(f"C[r][{{c}}] of the tile's result C = A @ B, r = this "
+                                     f"beat's position among the R result rows; {wrap}"),
+                      "last": FieldInfo("marks the tile's final result row (r = R-1)")},
+            }
+        return {
+            "w": {"w": FieldInfo("W[r][{c}]: column {c} of weight row r, r = this beat's position "
+                                 "in the load of R beats"),
+                  "last": FieldInfo("ends the load (row r = R-1): vectors accepted after this "
+                                    "beat use the new tile")},
+            "x": {"x": FieldInfo("x[{r}]: element {r} of the input vector, multiplied by row {r} "
+                                 "of W")},
+            "y": {"y": FieldInfo(f"y[{{c}}] = sum over r of x[r] * W[r][{{c}}] for one input "
+                                 f"vector; {wrap}")},
+        }
 
     def latency(self, params):
         # Output-stationary: row r of a tile leaves C + r cycles after its last beat, so no

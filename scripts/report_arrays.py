@@ -59,6 +59,8 @@ import flow  # noqa: E402
 from flow import FlowError, progress  # noqa: E402
 
 PROG = "report_arrays.py"
+SECTIONS = ("int_mac", "array")
+DATAFLOWS = ("output_stationary", "weight_stationary")
 COMBOS = (("adder_tree", "binary"), ("adder_tree", "carry_save"),
           ("compressor_tree", "binary"), ("compressor_tree", "carry_save"))
 BOOTH = "adder_tree+binary, synth -booth"
@@ -68,41 +70,75 @@ ECP5_MULT18 = 156
 TARGET_RATIO = 0.83
 
 
+def _int_list(text: str) -> list[int]:
+    """``argparse`` type of ``--lanes``: comma-separated integers (ranges: the generator's)."""
+    try:
+        values = [int(x) for x in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not allowed; allowed: comma-separated "
+                                         f"integers, e.g. 1,4,16") from None
+    return values
+
+
+def _size_list(text: str) -> list[tuple[int, int]]:
+    """``argparse`` type of ``--sizes``: comma-separated RxC items."""
+    try:
+        sizes = [tuple(int(v) for v in s.lower().split("x")) for s in text.split(",")]
+    except ValueError:
+        sizes = []
+    if not sizes or any(len(size) != 2 for size in sizes):
+        raise argparse.ArgumentTypeError(f"{text!r} is not allowed; allowed: comma-separated "
+                                         f"RxC items, e.g. 2x2,4x4")
+    return sizes
+
+
 def parse_args(argv):
-    parser = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter,
-                                     epilog=__doc__.split("\n\n", 1)[1])
-    parser.add_argument("--section", default="int_mac,array", metavar="LIST",
+    parser = flow.OneLineParser(prog=PROG, description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter,
+                                epilog=__doc__.split("\n\n", 1)[1])
+    parser.add_argument("--section", type=flow.choice_list(SECTIONS, every=None),
+                        default="int_mac,array", metavar="LIST",
                         help="int_mac, array or both [default: int_mac,array]")
-    parser.add_argument("--lanes", default="1,4,16,64", metavar="LIST",
+    parser.add_argument("--lanes", type=_int_list, default="1,4,16,64", metavar="LIST",
                         help="int_mac lanes K [default: 1,4,16,64]")
-    parser.add_argument("--sizes", default="2x2,4x4,8x8,16x16", metavar="LIST",
+    parser.add_argument("--sizes", type=_size_list, default="2x2,4x4,8x8,16x16", metavar="LIST",
                         help="array sizes RxC [default: 2x2,4x4,8x8,16x16]")
-    parser.add_argument("--dataflows", default="output_stationary,weight_stationary",
-                        metavar="LIST", help="array dataflows [default: both]")
+    parser.add_argument("--dataflows", type=flow.choice_list(DATAFLOWS, every=None),
+                        default=",".join(DATAFLOWS), metavar="LIST",
+                        help="array dataflows [default: both]")
     parser.add_argument("--no-fmax", action="store_true", help="skip place and route")
     parser.add_argument("--no-fpga-area", action="store_true",
                         help="arrays: skip the iCE40 and ECP5 area syntheses (generic gates and "
                              "Fmax only; the large arrays' FPGA syntheses take the longest)")
-    parser.add_argument("--fmax-max-pes", type=int, default=256, metavar="N",
+    parser.add_argument("--fmax-max-pes", type=flow.int_at_least(0), default=256, metavar="N",
                         help="place and route arrays of at most N PEs [default: 256]")
-    parser.add_argument("--ecp5-freq", type=float, default=250.0, metavar="MHZ",
+    parser.add_argument("--ecp5-freq", type=flow.number_above(0), default=250.0, metavar="MHZ",
                         help="ECP5 clock target for timing-driven place and route [default: 250]")
     parser.add_argument("--out", type=Path, default=Path("build/report_arrays"), metavar="DIR",
                         help="output and work directory [default: build/report_arrays]")
-    args = parser.parse_args(argv)
-    args.section = {s.strip() for s in args.section.split(",") if s.strip()}
-    if not args.section <= {"int_mac", "array"}:
-        parser.error("--section: allowed: int_mac, array")
-    args.dataflows = [d.strip() for d in args.dataflows.split(",") if d.strip()]
-    if not args.dataflows or not set(args.dataflows) <= {"output_stationary", "weight_stationary"}:
-        parser.error("--dataflows: allowed: output_stationary, weight_stationary")
-    try:
-        args.lanes = [int(x) for x in args.lanes.split(",")]
-        args.sizes = [tuple(int(v) for v in s.lower().split("x")) for s in args.sizes.split(",")]
-    except ValueError:
-        parser.error("--lanes takes integers, --sizes RxC items, e.g. 2x2,4x4")
-    return args
+    return parser.parse_args(argv)
+
+
+def _int_mac_params(lanes, reduction="adder_tree", accumulator="binary") -> dict:
+    return {"a_format": "int8", "b_format": "int8", "lanes": str(lanes),
+            "reduction": reduction, "accumulator": accumulator}
+
+
+def check_args(args) -> None:
+    """Every configuration's parameters, before anything is synthesized or written: a bad K or
+    array size is a one-line error naming ``--lanes`` / ``--sizes`` (flow.UsageError)."""
+    if "int_mac" in args.section:
+        for lanes in args.lanes:
+            for reduction, accumulator in COMBOS:
+                flow.check_params("int_mac", _int_mac_params(lanes, reduction, accumulator),
+                                  {"lanes": flow.flag_of(args, "lanes")}, param_flag=None)
+    if "array" in args.section:
+        for rows, cols in args.sizes:
+            typed = f"{flow.flag_of(args, 'sizes')} {rows}x{cols}"
+            for dataflow in args.dataflows:
+                flow.check_params("systolic_array", {"rows": str(rows), "cols": str(cols),
+                                                     "dataflow": dataflow},
+                                  {"rows": typed, "cols": typed}, param_flag=None)
 
 
 # -- cached flow steps -----------------------------------------------------------------------
@@ -187,9 +223,8 @@ def int_mac_section(args) -> list[dict]:
     records = []
     for lanes in args.lanes:
         for reduction, accumulator in COMBOS:
-            design = flow.elaborate("int_mac", {"a_format": "int8", "b_format": "int8",
-                                                "lanes": str(lanes), "reduction": reduction,
-                                                "accumulator": accumulator})
+            design = flow.elaborate("int_mac", _int_mac_params(lanes, reduction, accumulator),
+                                    param_flag=None)
             source = flow.generated_source(design)
             steps = ["generic", "ice40"] + ([] if args.no_fmax else ["fmax-nodsp"])
             if (reduction, accumulator) == COMBOS[0]:
@@ -286,7 +321,7 @@ def array_section(args) -> list[dict]:
     for rows, cols in args.sizes:
         for dataflow in args.dataflows:
             design = flow.elaborate("systolic_array", {
-                "rows": str(rows), "cols": str(cols), "dataflow": dataflow})
+                "rows": str(rows), "cols": str(cols), "dataflow": dataflow}, param_flag=None)
             source = flow.generated_source(design)
             pes = rows * cols
             steps = ["generic"] + ([] if args.no_fpga_area else ["ice40", "ice40-dsp", "ecp5"])
@@ -395,15 +430,13 @@ def plot(int_records, array_records, path: Path):
     fig.savefig(path, dpi=120)
 
 
-def main(argv=None) -> int:
-    args = parse_args(sys.argv[1:] if argv is None else argv)
+def produce(args) -> str:
+    """Check every configuration, run the selected sections, write ``--out``; return the text
+    to print (JSON, then the Markdown tables)."""
+    check_args(args)
     args.out.mkdir(parents=True, exist_ok=True)
-    try:
-        int_records = int_mac_section(args) if "int_mac" in args.section else []
-        array_records = array_section(args) if "array" in args.section else []
-    except FlowError as exc:
-        print(f"{PROG}: error: {exc}", file=sys.stderr)
-        return 1
+    int_records = int_mac_section(args) if "int_mac" in args.section else []
+    array_records = array_section(args) if "array" in args.section else []
     report = {"int_mac": int_records, "int_mac_target_k16": int_mac_target(int_records),
               "systolic_array": array_records}
     parts = []
@@ -421,10 +454,13 @@ def main(argv=None) -> int:
     (args.out / "report_arrays.json").write_text(json.dumps(report, indent=1) + "\n")
     (args.out / "report_arrays.md").write_text(text)
     plot(int_records, array_records, args.out / "report_arrays.png")
-    print(json.dumps(report, indent=1))
-    print(text)
     progress(f"wrote {args.out}/report_arrays.{{json,md,png}}")
-    return 0
+    return f"{json.dumps(report, indent=1)}\n{text}\n"
+
+
+def main(argv=None) -> int:
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    return flow.run_command(PROG, lambda: produce(args), args=args, dirs=("out",))
 
 
 if __name__ == "__main__":

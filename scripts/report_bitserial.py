@@ -36,7 +36,6 @@ import argparse
 import json
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
@@ -63,6 +62,19 @@ def designs(lanes: int, act: str) -> list[tuple[str, str, dict]]:
         ("bitserial terms", "bitserial_mac", {**serial, "serial_mode": "terms"}),
         ("bitmod 4-bit", "bitmod_mac", dict(act_format=act, weight_bits="4", lanes=str(lanes))),
     ]
+
+
+def elaborate_all(args) -> list[tuple[str, str, object]]:
+    """(label, generator, design) of every compared PE; ``--lanes`` or ``--act-format`` that a
+    generator does not take is a one-line error naming the flag (flow.UsageError)."""
+    lanes, act = flow.flag_of(args, "lanes"), flow.flag_of(args, "act_format")
+    origins = {"lanes": lanes, "act_format": act, "a_format": act}
+    entries = designs(args.lanes, args.act_format)
+    for _, gen, values in entries:     # all checked before the first (slower) elaboration
+        flow.check_params(gen, values, {k: v for k, v in origins.items() if k in values},
+                          param_flag=None)
+    return [(label, gen, flow.elaborate(gen, values, param_flag=None))
+            for label, gen, values in entries]
 
 
 # --------------------------------------------------------------------------------------------
@@ -312,13 +324,15 @@ def plot(report: dict, path: Path) -> None:
 
 
 def parse_args(argv):
-    parser = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--lanes", type=int, default=16, help="lanes K of every PE (default 16)")
+    parser = flow.OneLineParser(prog=PROG, description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--lanes", type=flow.int_at_least(1), default=16,
+                        help="lanes K of every PE (default 16)")
     parser.add_argument("--act-format", default="int8", help="activation format (default int8)")
-    parser.add_argument("--beats", type=int, default=200,
+    parser.add_argument("--beats", type=flow.int_at_least(1), default=200,
                         help="simulated beats per precision and PE (default 200)")
-    parser.add_argument("--seed", type=int, default=1, help="random and nextpnr seed (default 1)")
+    parser.add_argument("--seed", type=flow.int_at_least(0), default=1,
+                        help="random and nextpnr seed (default 1)")
     parser.add_argument("--no-fmax", action="store_true", help="skip ECP5 place and route")
     parser.add_argument("--out", type=Path, default=Path("build/report_bitserial"),
                         help="output folder for report.json, report.md, efficiency.png")
@@ -327,32 +341,29 @@ def parse_args(argv):
     return parser.parse_args(argv)
 
 
+def produce(args) -> str:
+    """Elaborate, simulate, synthesize, write ``--out``; return the Markdown to print."""
+    entries = elaborate_all(args)
+    cycles = cycles_table(entries, args.lanes, args.beats, args.seed)
+    areas = {}
+    with tempfile.TemporaryDirectory(prefix="peforge-bitserial-") as tmp:
+        root = args.keep.resolve() if args.keep else Path(tmp)
+        for label, _, design in entries:
+            areas[label] = synthesize(design, root / design.module, not args.no_fmax,
+                                      args.seed)
+    report = build_report(entries, areas, cycles, args.lanes)
+    text = markdown(report)
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "report.json").write_text(json.dumps(report, indent=2) + "\n")
+    (args.out / "report.md").write_text(text)
+    plot(report, args.out / "efficiency.png")
+    progress(f"wrote {args.out}/report.json, report.md, efficiency.png")
+    return text
+
+
 def main(argv=None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
-    start = time.monotonic()
-    try:
-        entries = [(label, gen, flow.elaborate(gen, values))
-                   for label, gen, values in designs(args.lanes, args.act_format)]
-        cycles = cycles_table(entries, args.lanes, args.beats, args.seed)
-        areas = {}
-        with tempfile.TemporaryDirectory(prefix="peforge-bitserial-") as tmp:
-            root = args.keep.resolve() if args.keep else Path(tmp)
-            for label, _, design in entries:
-                areas[label] = synthesize(design, root / design.module, not args.no_fmax,
-                                          args.seed)
-        report = build_report(entries, areas, cycles, args.lanes)
-        text = markdown(report)
-        args.out.mkdir(parents=True, exist_ok=True)
-        (args.out / "report.json").write_text(json.dumps(report, indent=2) + "\n")
-        (args.out / "report.md").write_text(text)
-        plot(report, args.out / "efficiency.png")
-    except FlowError as exc:
-        print(f"{PROG}: error: {exc}", file=sys.stderr)
-        return 1
-    print(text, end="")
-    progress(f"wrote {args.out}/report.json, report.md, efficiency.png "
-             f"in {time.monotonic() - start:.0f} s")
-    return 0
+    return flow.run_command(PROG, lambda: produce(args), args=args, dirs=("out", "keep"))
 
 
 if __name__ == "__main__":

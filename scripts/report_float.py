@@ -44,7 +44,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import flow  # noqa: E402
-from flow import FlowError, progress  # noqa: E402
+from flow import progress  # noqa: E402
 
 PROG = "report_float.py"
 TARGETS = ("generic", "ice40", "fmax")
@@ -64,29 +64,26 @@ DONE_TARGETS = (
 )
 
 
-class _OneLineParser(argparse.ArgumentParser):
-    def error(self, message):
-        self.exit(2, f"{self.prog}: error: {message}\n")
-
-
 def parse_args(argv):
-    parser = _OneLineParser(prog=PROG, description=__doc__.split("\n\n")[0],
-                            formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = flow.OneLineParser(prog=PROG, description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--set", choices=("all", "done"), default="all",
                         help="all rows, or only those of the Done-when targets [default: all]")
-    parser.add_argument("--targets", default="all", metavar="LIST",
+    parser.add_argument("--targets", type=flow.choice_list(TARGETS), default="all",
+                        metavar="LIST",
                         help=f"comma-separated subset of {','.join(TARGETS)} or 'all' "
                              "[default: all]")
-    parser.add_argument("--fp-lanes", type=int, default=1, metavar="K",
+    parser.add_argument("--fp-lanes", type=flow.int_at_least(1), default=1, metavar="K",
                         help="lanes of the fp_mac rows and their int_mac baseline [default: 1]")
-    parser.add_argument("--mx-lanes", type=int, default=8, metavar="K",
+    parser.add_argument("--mx-lanes", type=flow.int_at_least(1), default=8, metavar="K",
                         help="lanes of the mx_dot rows (1, 2, 4, 8, 16, 32) [default: 8]")
-    parser.add_argument("--error-samples", type=int, default=20000, metavar="N",
+    parser.add_argument("--error-samples", type=flow.int_at_least(0), default=20000,
+                        metavar="N",
                         help="Gaussian operand pairs per format for the L-Mul error "
                              "[default: 20000]")
     parser.add_argument("--no-rtl-check", action="store_true",
                         help="skip the RTL confirmation of the L-Mul error")
-    parser.add_argument("--seed", type=int, default=flow.DEFAULT_SEED,
+    parser.add_argument("--seed", type=flow.int_at_least(0), default=flow.DEFAULT_SEED,
                         help=f"nextpnr seed [default: {flow.DEFAULT_SEED}]")
     parser.add_argument("--json", type=Path, metavar="PATH", help="write the JSON report to PATH")
     parser.add_argument("--markdown", type=Path, metavar="PATH",
@@ -99,16 +96,19 @@ def parse_args(argv):
                              "[default: build/report_float_cache]")
     parser.add_argument("--no-cache", dest="cache", action="store_const", const=None,
                         help="measure everything again")
-    args = parser.parse_args(argv)
-    names = [t.strip() for t in args.targets.split(",") if t.strip()]
-    if names == ["all"]:
-        names = list(TARGETS)
-    bad = [t for t in names if t not in TARGETS]
-    if bad or not names:
-        parser.error(f"--targets: unknown target {', '.join(bad) or args.targets!r}; "
-                     f"allowed: {', '.join(TARGETS)} or all")
-    args.targets = tuple(t for t in TARGETS if t in names)
-    return args
+    return parser.parse_args(argv)
+
+
+def check_args(args) -> None:
+    """``--fp-lanes`` / ``--mx-lanes`` against every generator that gets them, before anything
+    is synthesized or written (a value no generator takes would otherwise leave every fp_mac row
+    "not offered"): a one-line flow.UsageError naming the flag."""
+    lanes = [(args.fp_lanes, "fp_lanes", ("int_mac", "fp_mac"))]
+    if args.set == "all":
+        lanes.append((args.mx_lanes, "mx_lanes", ("int_mac", "mx_dot")))
+    for value, dest, generators in lanes:
+        for generator in generators:
+            flow.check_value(generator, "lanes", str(value), flow.flag_of(args, dest))
 
 
 # ------------------------------------------------------------------------------------------
@@ -387,7 +387,11 @@ def check_targets(records) -> list[dict]:
 
 
 def run(args) -> tuple[str, dict]:
+    check_args(args)
     row_list, notes = rows(args)
+    for row in row_list:    # every row's parameters before the first synthesis
+        if "generator" in row:
+            flow.check_params(row["generator"], row["params"], param_flag=None)
     records = []
     with tempfile.TemporaryDirectory(prefix="peforge-float-") as tmp:
         root = args.keep.resolve() if args.keep else Path(tmp)
@@ -405,21 +409,20 @@ def run(args) -> tuple[str, dict]:
     return report, data
 
 
+def produce(args) -> str:
+    """Run the report, write ``--json`` / ``--markdown``; return the text to print."""
+    report, data = run(args)
+    text = json.dumps(data, indent=2) + "\n"
+    for dest, content in (("json", text), ("markdown", report)):
+        if getattr(args, dest):
+            flow.write_text(getattr(args, dest), content, flow.flag_of(args, dest))
+    return f"{text}{report}\n"
+
+
 def main(argv=None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
-    try:
-        report, data = run(args)
-    except FlowError as exc:
-        print(f"{PROG}: error: {exc}", file=sys.stderr)
-        return 1
-    text = json.dumps(data, indent=2) + "\n"
-    for path, content in ((args.json, text), (args.markdown, report)):
-        if path:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(content)
-    print(text, end="")
-    print(report)
-    return 0
+    return flow.run_command(PROG, lambda: produce(args), args=args, files=("json", "markdown"),
+                            dirs=("keep", "cache"))
 
 
 if __name__ == "__main__":

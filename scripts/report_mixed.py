@@ -34,9 +34,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import flow  # noqa: E402
-from flow import FlowError, progress  # noqa: E402
+from flow import progress  # noqa: E402
 
+PROG = "report_mixed.py"
 TARGET_RATIO = 0.5
+#: Generator parameters this script takes as flags of its own (same names as generate-verilog's).
+PARAM_FLAGS = ("weight_bits", "act_format", "lanes", "scale_format")
 FIGURES = (
     ("iCE40 LUT4 (no DSP)", "ice40", "lut4"),
     ("iCE40 SB_CARRY (no DSP)", "ice40", "carry"),
@@ -48,8 +51,8 @@ FIGURES = (
 
 
 def parse_args(argv):
-    parser = argparse.ArgumentParser(prog="report_mixed.py", description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = flow.OneLineParser(prog=PROG, description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--weight-bits", default="4", help="weight code bits [default: 4]")
     parser.add_argument("--act-format", default="int8", help="activation format [default: int8]")
     parser.add_argument("--lanes", default="8", help="K [default: 8]")
@@ -103,12 +106,14 @@ def _synth(source: flow.Source, workdir: Path, fmax: bool) -> dict:
 
 
 def run(args) -> dict:
-    values = {"weight_bits": args.weight_bits, "act_format": args.act_format,
-              "lanes": args.lanes, "scale_format": args.scale_format}
-    designs = {m: flow.elaborate("mixed_int_pe", {**values, "multiplier": m})
+    values = {name: getattr(args, name) for name in PARAM_FLAGS}
+    origins = {name: flow.flag_of(args, name) for name in PARAM_FLAGS}
+    designs = {m: flow.elaborate("mixed_int_pe", {**values, "multiplier": m}, origins,
+                                 param_flag=None)
                for m in ("shift_add", "dequant_first")}
     int_mac = flow.elaborate("int_mac", {"a_format": "int8", "b_format": "int8",
-                                         "lanes": args.lanes})
+                                         "lanes": args.lanes}, {"lanes": origins["lanes"]},
+                             param_flag=None)
     with tempfile.TemporaryDirectory(prefix="report_mixed_") as tmp:
         root = args.workdir or Path(tmp)
         rows = {}
@@ -153,21 +158,19 @@ def markdown(report: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def main(argv=None) -> int:
-    args = parse_args(sys.argv[1:] if argv is None else argv)
-    try:
-        report = run(args)
-    except FlowError as exc:
-        print(f"report_mixed.py: error: {exc}", file=sys.stderr)
-        return 2
+def produce(args) -> str:
+    """Run the report, write ``--json``; return the text to print (JSON, then Markdown)."""
+    report = run(args)
     text = json.dumps(report, indent=2)
     if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(text + "\n")
-    print(text)
-    print()
-    print(markdown(report))
-    return 0
+        flow.write_text(args.json, text + "\n", flow.flag_of(args, "json"))
+    return f"{text}\n\n{markdown(report)}\n"
+
+
+def main(argv=None) -> int:
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    return flow.run_command(PROG, lambda: produce(args), args=args, files=("json",),
+                            dirs=("workdir",))
 
 
 if __name__ == "__main__":

@@ -26,6 +26,7 @@ import argparse
 import contextlib
 import hashlib
 import json
+import shlex
 import sys
 import tempfile
 import time
@@ -45,6 +46,7 @@ from hdl.softmax import softmax_cycles  # noqa: E402
 from sim.golden.softmax import softmax_fixed  # noqa: E402
 from sim.stimuli.softmax import measure_vector_period, random_vector  # noqa: E402
 
+PROG = "report_softmax.py"
 BASE = {"in_format": "q8.8", "out_format": "uq0.8", "max_length": 256}
 BASELINE = {"algorithm": "three_pass", "exp_table_bits": 6, "interpolate": True,
             "reciprocal": "divider"}
@@ -190,32 +192,53 @@ def plot(rows: list[dict], path: Path):
     plt.close(fig)
 
 
-def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+def parse_args(argv):
+    ap = flow.OneLineParser(prog=PROG, description=__doc__.split("\n\n")[0],
+                            formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true",
                     help="only 64-entry tables and divider / 2 Newton steps (12 configurations "
                          "instead of 72)")
-    ap.add_argument("--vectors", type=int, default=10_000,
+    ap.add_argument("--vectors", type=flow.int_at_least(1), default=10_000,
                     help="random vectors for the accuracy figures (default 10000)")
     ap.add_argument("--only", action="append", default=[], metavar="LABEL",
                     help="only configurations with this label, e.g. 'online k6+i nr2' (repeatable)")
-    ap.add_argument("--jobs", type=int, default=1, metavar="N",
+    ap.add_argument("--jobs", type=flow.int_at_least(1), default=1, metavar="N",
                     help="configurations synthesized in parallel (default 1; the tools are "
                          "single-threaded, so up to the number of cores)")
     ap.add_argument("--no-synth", action="store_true", help="skip iCE40 synthesis")
     ap.add_argument("--no-fmax", action="store_true", help="skip ECP5 place and route")
     ap.add_argument("--out", type=Path, default=ROOT / "build" / "report_softmax",
                     help="output directory (default build/report_softmax)")
-    args = ap.parse_args(argv)
+    return ap.parse_args(argv)
+
+
+def selected(args) -> list[dict]:
+    """The sweep's configurations, narrowed by ``--only``; a label that is not in the sweep is
+    a one-line flow.UsageError saying which labels are."""
+    configs = sweep(args.quick)
+    labels = [label(c) for c in configs]
+    for wanted in args.only:
+        if wanted not in labels:
+            algorithms = list(dict.fromkeys(c["algorithm"] for c in configs))
+            tables = sorted({c["exp_table_bits"] for c in configs})
+            recips = list(dict.fromkeys(label(c).split()[-1] for c in configs))
+            raise flow.UsageError(
+                f"{flow.flag_of(args, 'only')} {shlex.quote(wanted)}: no such configuration"
+                f"{' with --quick' if args.quick else ''}; allowed: "
+                f"'<algorithm> k<table bits>[+i] <reciprocal>' with algorithm "
+                f"{', '.join(algorithms)}; table bits {', '.join(map(str, tables))}; "
+                f"reciprocal {', '.join(recips)} (e.g. {label(configs[-1])!r})")
+    return [c for c in configs if label(c) in args.only] if args.only else configs
+
+
+def produce(args) -> str:
+    """Run the sweep, write ``--out``; return the text to print (JSON, then Markdown)."""
+    configs = selected(args)
     args.out.mkdir(parents=True, exist_ok=True)
     cache_dir = args.out / "cache"
     cache_dir.mkdir(exist_ok=True)
 
     generator = get_generator("softmax")
-    configs = sweep(args.quick)
-    if args.only:
-        configs = [c for c in configs if label(c) in args.only]
     X = lengths = None
     rows = []
 
@@ -269,8 +292,8 @@ def main(argv=None) -> int:
             confirmed[key] = measured
             model = cycles(p)[key]
             if measured != model:
-                raise SystemExit(f"schedule mismatch for {key}: simulated {measured}, "
-                                 f"model {model}")
+                raise flow.FlowError(f"schedule mismatch for {key}: simulated {measured}, "
+                                     f"model {model}")
     flow.progress(f"cycle schedule confirmed by simulation: {confirmed}")
 
     report = {"base": BASE, "baseline": label(BASELINE), "vectors": args.vectors,
@@ -281,12 +304,14 @@ def main(argv=None) -> int:
     plotted = any(r.get("ice40_lut4") for r in rows)
     if plotted:   # also from cached synthesis results
         plot(rows, args.out / "accuracy_vs_area.png")
-    print(json.dumps(report, indent=1))
-    print()
-    print(md)
     flow.progress(f"wrote {args.out}/report.json, report.md"
                   f"{', accuracy_vs_area.png' if plotted else ''}")
-    return 0
+    return f"{json.dumps(report, indent=1)}\n\n{md}\n"
+
+
+def main(argv=None) -> int:
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    return flow.run_command(PROG, lambda: produce(args), args=args, dirs=("out",))
 
 
 if __name__ == "__main__":

@@ -39,7 +39,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import flow  # noqa: E402  (needs the path above)
-from flow import FlowError, progress  # noqa: E402
+from flow import progress  # noqa: E402
 
 PROG = "synth_area.py"
 TARGETS = ("generic", "ice40", "ecp5", "fmax")
@@ -78,15 +78,8 @@ ROWS = (
 )
 
 
-class _OneLineParser(argparse.ArgumentParser):
-    """Usage errors as one line (argparse prints usage plus the error by default)."""
-
-    def error(self, message):
-        self.exit(2, f"{self.prog}: error: {message}\n")
-
-
 def parse_args(argv: list[str]) -> argparse.Namespace:
-    parser = _OneLineParser(
+    parser = flow.OneLineParser(
         prog=PROG, description=__doc__.split("\n\n")[0],
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="Parameters are the generator's (see 'generate-verilog GENERATOR --help'); "
@@ -99,19 +92,21 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--config", action="append", default=[], metavar="NAME=VALUE[,...]",
                         help="one configuration to synthesize, on top of --param values, e.g. "
                              "'lanes=8,b_format=int4' (repeatable; default: one configuration)")
-    parser.add_argument("--targets", default="all", metavar="LIST",
+    parser.add_argument("--targets", type=flow.choice_list(TARGETS), default="all",
+                        metavar="LIST",
                         help=f"comma-separated subset of {','.join(TARGETS)} or 'all' "
                              "[default: all]")
-    parser.add_argument("--seed", type=int, default=flow.DEFAULT_SEED,
+    parser.add_argument("--seed", type=flow.int_at_least(0), default=flow.DEFAULT_SEED,
                         help=f"first nextpnr seed [default: {flow.DEFAULT_SEED}]")
     # One seed's Fmax moves by +-7% between netlists that differ by a single cell, so the
     # default is the median of several placements.
-    parser.add_argument("--seeds", type=int, default=5, metavar="N",
+    parser.add_argument("--seeds", type=flow.int_at_least(1), default=5, metavar="N",
                         help="place and route with N seeds and report the median Fmax "
                              "[default: 5]")
-    parser.add_argument("--ecp5-freq", type=float, default=250.0, metavar="MHZ",
+    parser.add_argument("--ecp5-freq", type=flow.number_above(0), default=250.0, metavar="MHZ",
                         help="ECP5 clock target for timing-driven place and route [default: 250]")
-    parser.add_argument("--ice40-freq", type=float, default=100.0, metavar="MHZ",
+    parser.add_argument("--ice40-freq", type=flow.number_above(0), default=100.0,
+                        metavar="MHZ",
                         help="iCE40 clock target for timing-driven place and route "
                              "[default: 100]")
     parser.add_argument("--json", type=Path, metavar="PATH",
@@ -121,29 +116,16 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--keep", type=Path, metavar="DIR",
                         help="keep the work files (Verilog, scripts, netlists, logs) in DIR "
                              "[default: a temporary directory, removed]")
-    args = parser.parse_args(argv)
-    args.targets = _parse_targets(parser, args.targets)
-    if args.seeds < 1:
-        parser.error(f"--seeds must be at least 1, not {args.seeds}")
-    return args
+    return parser.parse_args(argv)
 
 
-def _parse_targets(parser, text: str) -> tuple[str, ...]:
-    names = [t.strip() for t in text.split(",") if t.strip()]
-    if names == ["all"]:
-        return TARGETS
-    unknown = [t for t in names if t not in TARGETS]
-    if unknown or not names:
-        parser.error(f"--targets: unknown target {', '.join(unknown) or text!r}; "
-                     f"allowed: {', '.join(TARGETS)} or all")
-    return tuple(t for t in TARGETS if t in names)
-
-
-def configurations(args) -> list[dict[str, str]]:
-    """Parameter dicts (command-line strings), one per configuration."""
-    common = flow.parse_param_pairs(args.param)
-    extra = [flow.parse_param_pairs([c]) for c in args.config] or [{}]
-    return [{**common, **e} for e in extra]
+def configurations(args) -> list[tuple[dict[str, str], dict[str, str]]]:
+    """One (parameter values, origins) pair per configuration: command-line strings, and what
+    the user typed for each (for error messages; see flow.parse_param_pairs)."""
+    common, common_origins = flow.parse_param_pairs(args.param, flow.flag_of(args, "param"))
+    extra = [flow.parse_param_pairs([c], flow.flag_of(args, "config")) for c in args.config] \
+        or [({}, {})]
+    return [({**common, **values}, {**common_origins, **origins}) for values, origins in extra]
 
 
 # --------------------------------------------------------------------------------------------
@@ -294,36 +276,30 @@ def _acceptance_lines(info, records) -> list[str]:
     return lines
 
 
-def _write(path: Path, text: str) -> None:
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text)
-    except OSError as exc:
-        raise FlowError(f"cannot write {path}: {exc.strerror}") from None
-
-
 def run(args) -> str:
     """Run every configuration; return the Markdown report."""
     infos, records = [], []
+    # Elaborate everything first: a bad parameter fails before any long synthesis starts.
+    designs = [flow.elaborate(args.generator, values, origins)
+               for values, origins in configurations(args)]
     with tempfile.TemporaryDirectory(prefix="peforge-synth-") as tmp:
         workroot = args.keep.resolve() if args.keep else Path(tmp)
-        # Elaborate everything first: a bad parameter fails before any long synthesis starts.
-        designs = [flow.elaborate(args.generator, values) for values in configurations(args)]
         for index, design in enumerate(designs):
             info, recs = run_config(index, design, workroot, args)
             infos.append(info)
             records += recs
     report = markdown(infos, records)
     if args.json:
-        _write(args.json, json.dumps(records, indent=2) + "\n")
+        flow.write_text(args.json, json.dumps(records, indent=2) + "\n", flow.flag_of(args, "json"))
     if args.markdown:
-        _write(args.markdown, report)
+        flow.write_text(args.markdown, report, flow.flag_of(args, "markdown"))
     return report
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
-    return flow.run_command(PROG, lambda: run(args))
+    return flow.run_command(PROG, lambda: run(args), args=args, files=("json", "markdown"),
+                            dirs=("keep",))
 
 
 if __name__ == "__main__":

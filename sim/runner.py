@@ -22,7 +22,7 @@ from pathlib import Path
 
 __all__ = [
     "REPO_ROOT", "BUILD_ROOT", "available_simulators", "verilator_env", "build", "run_test",
-    "SimulationFailed", "run_stream_test",
+    "SimulationFailed", "run_stream_test", "run_bench", "ENGINES", "locked",
 ]
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -86,7 +86,7 @@ def available_simulators() -> list[str]:
 
 
 @contextlib.contextmanager
-def _locked(directory: Path):
+def locked(directory: Path):
     """Serialize builds of one configuration across pytest-xdist workers."""
     directory.mkdir(parents=True, exist_ok=True)
     with open(directory / ".lock", "w") as lock:
@@ -125,7 +125,7 @@ def build(design, simulator: str) -> Path:
 
     build_dir = BUILD_ROOT / simulator / design.module
     args = _BUILD_ARGS[simulator]
-    with _locked(build_dir):
+    with locked(build_dir):
         paths = write_design(design, build_dir / "src", only_if_changed=True)
         verilog_path, manifest_path = paths
         stamp = hashlib.sha256(
@@ -203,14 +203,54 @@ def _first_failure(log: Path) -> str:
 
 
 STREAM_TEST_MODULE = "sim.cocotb.stream_test"
+ENGINES = ("fast", "cocotb")
 
 
-def run_stream_test(design, simulator: str, stimulus: dict, work_dir: Path) -> Path:
-    """Run the generic stream regression (:mod:`sim.cocotb.stream_test`) with ``stimulus``
-    (see :mod:`sim.stimuli`) in ``work_dir``; raises :class:`SimulationFailed` on a mismatch."""
-    from sim.stimuli import write_stimulus
+def run_bench(design, simulator: str, stimulus: dict, work_dir: Path, *,
+              engine: str = "fast", wave=None):
+    """Drive ``stimulus``'s input beats (with its phases, idle, stall and seed) through
+    ``design`` on ``engine`` and return the :class:`sim.checks.BenchRecord`.
+
+    With ``expected`` in the stimulus the run ends soon after that many output beats arrived;
+    otherwise ``stimulus["quiet"]`` cycles after the last output activity."""
+    from sim.checks import BenchRecord
+    from sim.stimuli import pack, write_stimulus
 
     work_dir = Path(work_dir)
+    work_dir.mkdir(parents=True, exist_ok=True)
+    if engine == "fast":
+        from sim.native import run_native
+
+        streams = design.manifest["streams"]
+        beats = {name: [pack(streams[name]["fields"], row) for row in rows]
+                 for name, rows in stimulus["inputs"].items()}
+        expected = stimulus.get("expected")
+        return run_native(
+            design, simulator, beats, stimulus.get("phases"), idle=stimulus.get("idle", 0.0),
+            stall=stimulus.get("stall", 0.0), seed=stimulus.get("seed", 1),
+            expect={n: len(rows) for n, rows in expected.items()} if expected else None,
+            quiet=stimulus.get("quiet", 1000), limit=stimulus.get("cycle_limit"), wave=wave,
+            work_dir=work_dir)
+    if engine != "cocotb":
+        raise ValueError(f"engine {engine!r}; allowed: {', '.join(ENGINES)}")
     path = write_stimulus(stimulus, work_dir / "stimulus.json")
-    return run_test(design, simulator, test_module=STREAM_TEST_MODULE, test_dir=work_dir,
-                    env={"PEFORGE_STIMULUS": str(path)})
+    record_path = work_dir / "record.json"
+    run_test(design, simulator, test_module=STREAM_TEST_MODULE, test_dir=work_dir,
+             env={"PEFORGE_STIMULUS": str(path), "PEFORGE_RECORD": str(record_path)})
+    return BenchRecord.load(record_path)
+
+
+def run_stream_test(design, simulator: str, stimulus: dict, work_dir: Path, *,
+                    engine: str = "fast"):
+    """Run ``stimulus`` (see :mod:`sim.stimuli`) through ``design`` and check every output beat
+    against its expected beats, plus timing and throughput where the stimulus asks (see
+    :func:`sim.checks.stream_problems`); raises :class:`SimulationFailed` naming the first
+    problem. Returns the :class:`sim.checks.BenchRecord`."""
+    from sim.checks import stream_problems
+
+    record = run_bench(design, simulator, stimulus, work_dir, engine=engine)
+    problems = stream_problems(design.manifest, stimulus, record)
+    if problems:
+        raise SimulationFailed(f"{problems[0]} ({design.module} on {simulator}, {engine} engine"
+                               f"{'; ' + str(len(problems) - 1) + ' more problems' if len(problems) > 1 else ''})")
+    return record

@@ -29,6 +29,9 @@ CONFIGS.append(("uint4_w4s_k1_bits4", dict(act_format="uint4", weight_bits=4, la
                                            bits_per_cycle=4, weight_signed=True)))
 SIMULATORS = available_simulators()
 RANDOM_BEATS = 600
+#: The configuration that also runs on the cocotb bench (the per-beat scoreboard of the
+#: regression, on both simulators); every other run uses the native engine (sim/native.py).
+COCOTB = {'uint4_w4s_k1_bits4'}
 
 
 RUNS = [pytest.param(cid, params, sim, id=f"{cid}-{sim}") for cid, params in CONFIGS
@@ -44,7 +47,8 @@ def test_every_precision_with_backpressure(config_id, params, simulator, tmp_pat
     assert set(prec.tolist()) == set(range(2 if params["weight_signed"] else 1,
                                            params["weight_bits"] + 1))
     stimulus = bitserial_stimulus(design, a, w, prec, last, idle=0.3, stall=0.4, seed=seed)
-    run_stream_test(design, simulator, stimulus, tmp_path)
+    run_stream_test(design, simulator, stimulus, tmp_path,
+                    engine="cocotb" if config_id in COCOTB else "fast")
 
 
 @pytest.mark.parametrize("config_id, params", [CONFIGS[2], CONFIGS[4]],
@@ -85,7 +89,7 @@ def test_lint(params, tmp_path):
      "--bits-per-cycle: 2 is not allowed with --serial-mode terms; allowed: 1"),
     # int8 x int8, 16 lanes: one beat spans -2^18 + 2^11 .. 2^18, 20 bits signed.
     (dict(lanes=16, acc_width=19),
-     "--acc-width: 19 cannot hold one beat's sum of products; allowed: 20 to 128"),
+     "--acc-width: 19 cannot hold one beat's products (-260096 to 262144); allowed: 20 to 128"),
     (dict(serial_mode="digits"),
      "--serial-mode: 'digits' is not allowed; allowed: one of bits, terms"),
 ])

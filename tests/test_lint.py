@@ -13,7 +13,7 @@ from .conftest import design_for
 CONFIGS = [
     dict(a_format="int8", b_format="int4", lanes=8),
     dict(a_format="int8", b_format="int8", lanes=1, pipeline_stages=3),
-    dict(a_format="uint4", b_format="int16", lanes=3, acc_width=12, pipeline_stages=2),
+    dict(a_format="uint4", b_format="int16", lanes=3, acc_width=22, pipeline_stages=2),
     dict(a_format="int1", b_format="int1", lanes=64, pipeline_stages=1),
     dict(a_format="uint16", b_format="uint16", lanes=2),
 ]

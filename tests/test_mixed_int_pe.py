@@ -177,6 +177,9 @@ def test_product_unit_exhaustive_small(unit):
 #: Every configuration on Icarus; on Verilator one multiplier per weight width (alternating), so
 #: each simulator sees both multipliers and all three widths without six slow builds.
 ON_VERILATOR = {"w2_uint6_k3_acc20_shift_add", "w4_int8_k8_dequant_first", "w8_int16_k2_shift_add"}
+#: The configuration that also runs on the cocotb bench (the per-beat scoreboard of the
+#: regression, on both simulators); every other run uses the native engine (sim/native.py).
+COCOTB = {"w2_uint6_k3_acc20_shift_add"}
 RANDOM_RUNS = [pytest.param(cid, params, sim, id=f"{cid}-{sim}") for cid, params in CONFIGS
                for sim in SIMULATORS if sim != "verilator" or cid in ON_VERILATOR]
 
@@ -190,7 +193,8 @@ def test_random_with_backpressure(config_id, params, simulator, tmp_path):
     beats = mixed_int_pe_operands(design.params, np.random.default_rng(seed), RANDOM_BEATS,
                                   per_group_scale=params["multiplier"] == "dequant_first")
     stimulus = mixed_int_pe_stimulus(design, beats, idle=0.3, stall=0.4, seed=seed)
-    run_stream_test(design, simulator, stimulus, tmp_path)
+    run_stream_test(design, simulator, stimulus, tmp_path,
+                    engine="cocotb" if config_id in COCOTB else "fast")
 
 
 #: Full rate on Verilator for its configurations; on Icarus for the report's configuration with

@@ -98,6 +98,9 @@ CONFIGS = [
 #: Every configuration on Icarus; two on Verilator too (its builds of the wide exact frame
 #: cost 30-120 s each).
 ON_VERILATOR = {"e4m3xe5m2_k8", "e2m3xe2m1_k32"}
+#: The configuration that also runs on the cocotb bench (the per-beat scoreboard of the
+#: regression, on both simulators); every other run uses the native engine (sim/native.py).
+COCOTB = {'e4m3xe5m2_k8'}
 RUNS = [pytest.param(cid, params, sim, id=f"{cid}-{sim}") for cid, params in CONFIGS
         for sim in SIMULATORS if sim != "verilator" or cid in ON_VERILATOR]
 
@@ -108,7 +111,8 @@ def test_random_with_backpressure(config_id, params, simulator, tmp_path):
     seed = sum(map(ord, config_id))
     beats = mx_dot_operands(design.params, np.random.default_rng(seed), RANDOM_BLOCKS)
     stimulus = mx_dot_stimulus(design, *beats, idle=0.3, stall=0.4, seed=seed)
-    run_stream_test(design, simulator, stimulus, tmp_path)
+    run_stream_test(design, simulator, stimulus, tmp_path,
+                    engine="cocotb" if config_id in COCOTB else "fast")
 
 
 @pytest.mark.parametrize("simulator", SIMULATORS)

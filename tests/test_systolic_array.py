@@ -10,14 +10,12 @@ from generators.emit import write_design
 from hdl.formats import parse_format
 from sim.golden.systolic_array import output_stationary, weight_stationary
 from sim.lint import verilator_lint, yosys_check
-from sim.runner import available_simulators, run_stream_test, run_test
-from sim.stimuli import write_stimulus
+from sim.runner import available_simulators, run_stream_test
 from sim.stimuli.systolic_array import os_operands, os_stimulus, ws_events, ws_stimulus
 
 from .conftest import design_for
 
 SIMULATORS = available_simulators()
-WS_TEST_MODULE = "sim.cocotb.ws_stream_test"
 
 #: (id, parameters, simulators, tiles): output-stationary, K random in 1..40 per tile.
 OS_CONFIGS = [
@@ -37,6 +35,10 @@ WS_CONFIGS = [
                                   accumulator="carry_save"), ["icarus"], 20),
     ("ws_8x8", dict(rows=8, cols=8), SIMULATORS, 20),
 ]
+
+#: The configurations that also run on the cocotb bench (the per-beat scoreboard of the
+#: regression, on both simulators); every other run uses the native engine (sim/native.py).
+COCOTB = {'os_3x5', 'ws_4x3'}
 
 
 def _runs(configs):
@@ -80,16 +82,11 @@ def test_output_stationary(config_id, params, simulator, tiles, tmp_path):
     seed = sum(map(ord, config_id))
     a, b, last = os_operands(design.params, np.random.default_rng(seed), tiles)
     stimulus = os_stimulus(design, a, b, last, idle=0.3, stall=0.4, seed=seed)
-    run_stream_test(design, simulator, stimulus, tmp_path)
+    run_stream_test(design, simulator, stimulus, tmp_path,
+                    engine="cocotb" if config_id in COCOTB else "fast")
 
 
 WS_RUNS = _runs(WS_CONFIGS)
-
-
-def _run_ws(design, simulator, stimulus, work_dir):
-    path = write_stimulus(stimulus, work_dir / "stimulus.json")
-    run_test(design, simulator, test_module=WS_TEST_MODULE, test_dir=work_dir,
-             env={"PEFORGE_STIMULUS": str(path)})
 
 
 @pytest.mark.parametrize("config_id, params, simulator, loads", WS_RUNS,
@@ -99,11 +96,12 @@ def test_weight_stationary(config_id, params, simulator, loads, tmp_path):
     seed = sum(map(ord, config_id))
     events = ws_events(design.params, np.random.default_rng(seed), loads)
     stimulus = ws_stimulus(design, events, idle=0.3, stall=0.4, seed=seed)
-    _run_ws(design, simulator, stimulus, tmp_path / "random")
+    run_stream_test(design, simulator, stimulus, tmp_path / "random",
+                    engine="cocotb" if config_id in COCOTB else "fast")
     # Full rate: one vector per cycle within a burst, latency R + C - 1 on every output.
     events = ws_events(design.params, np.random.default_rng(seed + 1), 6, burst_max=30)
     stimulus = ws_stimulus(design, events, idle=0.0, stall=0.0, seed=seed, check_timing=True)
-    _run_ws(design, simulator, stimulus, tmp_path / "timing")
+    run_stream_test(design, simulator, stimulus, tmp_path / "timing")
 
 
 # -- manifest, parameters, lint --------------------------------------------------------------

@@ -15,22 +15,9 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 
-__all__ = ["pack", "unpack", "StreamDriver", "StreamMonitor"]
+from sim.stimuli import pack
 
-
-def pack(fields: list[dict], codes) -> int:
-    """Payload integer from one code per field (manifest field order)."""
-    word = 0
-    for f, code in zip(fields, codes, strict=True):
-        if not 0 <= code < (1 << f["width"]):
-            raise ValueError(f"code {code} of field {f['name']} does not fit {f['width']} bits")
-        word |= int(code) << f["lsb"]
-    return word
-
-
-def unpack(fields: list[dict], word: int) -> list[int]:
-    """One code per field from a payload integer."""
-    return [(word >> f["lsb"]) & ((1 << f["width"]) - 1) for f in fields]
+__all__ = ["StreamDriver", "StreamMonitor"]
 
 
 @dataclass
@@ -38,7 +25,9 @@ class StreamDriver:
     """Drives an input stream of the DUT with ``beats`` (lists of field codes).
 
     A beat, once offered, stays on the bus until accepted (valid is never withdrawn). Between
-    beats the driver idles for a cycle with probability ``idle``.
+    beats the driver idles for a cycle with probability ``idle``. ``phases`` (one per beat,
+    default all 0) is read by the bench's phase gate, which passes ``may_offer`` to
+    :meth:`offer`.
     """
 
     name: str
@@ -47,6 +36,7 @@ class StreamDriver:
     beats: list
     idle: float = 0.0
     rng: random.Random = field(default_factory=random.Random)
+    phases: list | None = None
     accepted_cycles: list = field(default_factory=list)
 
     def __post_init__(self):
@@ -57,22 +47,32 @@ class StreamDriver:
         self._next = 0          # index of the beat on the bus (or the next one to offer)
         self._offering = False
         self._fire = False
+        if self.phases is None:
+            self.phases = [0] * len(self.beats)
 
     @property
     def done(self) -> bool:
         return self._next >= len(self.beats)
 
+    @property
+    def pending_phase(self) -> float:
+        """Phase of the next beat not yet accepted (infinite when done)."""
+        return float("inf") if self.done else self.phases[self._next]
+
     def reset(self):
         self._valid.value = 0
         self._payload.value = 0
 
-    def drive(self, cycle: int):
-        """After a rising edge: retire the beat that transferred, offer the next one or idle."""
+    def retire(self, cycle: int):
+        """After a rising edge: retire the beat that transferred on it."""
         if self._fire:
             self.accepted_cycles.append(cycle - 1)
             self._next += 1
             self._offering = False
-        if not self._offering and not self.done and self.rng.random() >= self.idle:
+
+    def offer(self, may_offer: bool = True):
+        """Keep the offered beat, or offer the next one (unless idling or gated)."""
+        if not self._offering and not self.done and may_offer and self.rng.random() >= self.idle:
             self._payload.value = pack(self._fields, self.beats[self._next])
             self._offering = True
         self._valid.value = int(self._offering)
@@ -86,7 +86,9 @@ class StreamDriver:
 class StreamMonitor:
     """Collects the beats of an output stream, applying random back-pressure.
 
-    ``ready`` is low in a cycle with probability ``stall``. ``received`` holds ``(cycle, codes)``.
+    ``ready`` is low in a cycle with probability ``stall``. ``received`` holds ``(cycle,
+    payload)`` with the payload as one integer; ``presenting`` tells whether ``valid`` was high
+    in the last sampled cycle.
     """
 
     name: str
@@ -100,10 +102,10 @@ class StreamMonitor:
         self._valid = getattr(self.dut, self.spec["valid"])
         self._ready = getattr(self.dut, self.spec["ready"])
         self._payload = getattr(self.dut, self.spec["payload"])
-        self._fields = self.spec["fields"]
         self._ready_now = False
         self.first_valid_cycles = []   # cycle in which each beat was first presented
         self._presented = False
+        self.presenting = False
 
     def reset(self):
         self._ready.value = 0
@@ -113,12 +115,13 @@ class StreamMonitor:
         self._ready.value = int(self._ready_now)
 
     def sample(self, cycle: int):
-        if int(self._valid.value) != 1:
+        self.presenting = int(self._valid.value) == 1
+        if not self.presenting:
             self._presented = False
             return
         if not self._presented:
             self.first_valid_cycles.append(cycle)
             self._presented = True
         if self._ready_now:
-            self.received.append((cycle, unpack(self._fields, self._payload.value.to_unsigned())))
+            self.received.append((cycle, self._payload.value.to_unsigned()))
             self._presented = False

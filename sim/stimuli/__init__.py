@@ -9,6 +9,7 @@ manifest (field names and formats), so every generator's stimulus builder
 
 from __future__ import annotations
 
+import importlib
 import json
 from pathlib import Path
 
@@ -16,7 +17,35 @@ import numpy as np
 
 from hdl.formats import FixedFormat, IntFormat, parse_format
 
-__all__ = ["field_codes", "group_sources", "make_stimulus", "write_stimulus"]
+__all__ = ["PHASE", "StimulusError", "field_codes", "field_format", "group_sources",
+           "golden_outputs", "make_stimulus", "write_stimulus", "pack", "unpack"]
+
+#: Key of a stream's per-beat phase array beside its fields (see :mod:`sim.api`).
+PHASE = "@phase"
+
+
+class StimulusError(ValueError):
+    """Inputs that the golden model cannot give a defined result for (one line)."""
+
+
+def field_format(stream_spec: dict, base: str):
+    """The :class:`hdl.formats.Format` of field ``base`` (a scalar or a vector's elements)."""
+    for f in stream_spec["fields"]:
+        if f["name"].split("[", 1)[0] == base:
+            return parse_format(f["format"])
+    raise KeyError(f"no field {base!r} in stream")
+
+
+def golden_outputs(generator: str, params: dict, streams: dict, inputs: dict) -> dict:
+    """Expected output field values of ``generator`` for ``inputs``.
+
+    ``inputs`` maps each input stream to its field values (and optionally :data:`PHASE`), in the
+    stimulus convention: integers for integer and fixed-point fields (raw, scaled by
+    2^frac_bits), codes for minifloat fields; the result uses the same convention. Each
+    generator's stimulus module ``sim/stimuli/<generator>.py`` provides ``golden_streams``
+    (found by name: adding a generator needs no list here)."""
+    module = importlib.import_module(f"{__name__}.{generator}")
+    return module.golden_streams(params, streams, inputs)
 
 
 def _to_codes(fmt, values) -> list[int]:
@@ -60,12 +89,14 @@ def group_sources(last, stream: str = "i") -> list[list]:
 
 def make_stimulus(*, inputs: dict, expected: dict, sources: dict | None = None, idle: float = 0.0,
                   stall: float = 0.0, seed: int = 1, check_timing: bool = False,
-                  cycle_limit: int | None = None) -> dict:
+                  cycle_limit: int | None = None, phases: dict | None = None) -> dict:
     """Assemble a stimulus dict; ``inputs``/``expected`` map stream names to code rows.
-    ``cycle_limit`` overrides the hang bound for designs that need many cycles per beat."""
+    ``cycle_limit`` overrides the hang bound for designs that need many cycles per beat;
+    ``phases`` gives per input stream each beat's phase (see :mod:`sim.cocotb.stream_test`)."""
     return {
         "cycle_limit": cycle_limit,
         "inputs": inputs,
+        "phases": phases or {},
         "expected": expected,
         "sources": sources or {},
         "idle": idle,
@@ -73,6 +104,21 @@ def make_stimulus(*, inputs: dict, expected: dict, sources: dict | None = None, 
         "seed": seed,
         "check_timing": check_timing,
     }
+
+
+def pack(fields: list[dict], codes) -> int:
+    """Payload integer from one code per field (manifest field order)."""
+    word = 0
+    for f, code in zip(fields, codes, strict=True):
+        if not 0 <= code < (1 << f["width"]):
+            raise ValueError(f"code {code} of field {f['name']} does not fit {f['width']} bits")
+        word |= int(code) << f["lsb"]
+    return word
+
+
+def unpack(fields: list[dict], word: int) -> list[int]:
+    """One code per field from a payload integer."""
+    return [(word >> f["lsb"]) & ((1 << f["width"]) - 1) for f in fields]
 
 
 def write_stimulus(stimulus: dict, path: Path) -> Path:

@@ -10,7 +10,7 @@ from sim.golden.bitmod_mac import decode_table
 
 from . import field_codes, group_sources, make_stimulus
 
-__all__ = ["bitmod_operands", "bitmod_stimulus"]
+__all__ = ["bitmod_operands", "bitmod_stimulus", "golden_streams"]
 
 
 def bitmod_operands(params: dict, rng: np.random.Generator, random_beats: int) -> dict:
@@ -69,16 +69,22 @@ def bitmod_operands(params: dict, rng: np.random.Generator, random_beats: int) -
     return {key: np.concatenate([values[key], random_part[key]]) for key in values}
 
 
+def golden_streams(params: dict, streams: dict, inputs: dict) -> dict:
+    """The golden model over the stream interface (see :func:`sim.stimuli.golden_outputs`)."""
+    v = inputs["i"]
+    acc, error = bitmod_golden(v["a"], v["w"], v["dtype"], v["scale"], v["group_last"],
+                               v["last"], weight_bits=params["weight_bits"],
+                               acc_width=params["acc_width"])
+    return {"o": {"acc": acc, "error": error}}
+
+
 def bitmod_stimulus(design, values: dict, *, idle: float, stall: float, seed: int,
                     check_timing: bool = False) -> dict:
     """Stimulus dict for a ``bitmod_mac`` design from per-field values and the golden model."""
     streams = design.manifest["streams"]
-    params = design.params
-    acc, error = bitmod_golden(values["a"], values["w"], values["dtype"], values["scale"],
-                               values["group_last"], values["last"],
-                               weight_bits=params["weight_bits"], acc_width=params["acc_width"])
     return make_stimulus(
         inputs={"i": field_codes(streams["i"], values)},
-        expected={"o": field_codes(streams["o"], {"acc": acc, "error": error})},
+        expected={"o": field_codes(streams["o"], golden_streams(design.params, streams,
+                                                                {"i": values})["o"])},
         sources={"o": group_sources(values["last"])},
         idle=idle, stall=stall, seed=seed, check_timing=check_timing)

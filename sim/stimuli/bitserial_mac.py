@@ -7,9 +7,9 @@ import numpy as np
 
 from sim.golden.bitserial_mac import bitserial_mac as bitserial_golden
 
-from . import field_codes, group_sources, make_stimulus
+from . import field_codes, field_format, group_sources, make_stimulus
 
-__all__ = ["precisions", "bitserial_operands", "bitserial_stimulus"]
+__all__ = ["precisions", "bitserial_operands", "bitserial_stimulus", "golden_streams"]
 
 
 def precisions(params: dict) -> list[int]:
@@ -58,16 +58,23 @@ def bitserial_operands(params: dict, rng: np.random.Generator, random_beats: int
     return a, w, prec, last
 
 
+def golden_streams(params: dict, streams: dict, inputs: dict) -> dict:
+    """The golden model over the stream interface (see :func:`sim.stimuli.golden_outputs`)."""
+    v = inputs["i"]
+    acc = bitserial_golden(v["a"], v["w"], v["prec"], v["last"],
+                           weight_signed=params["weight_signed"], acc_width=params["acc_width"],
+                           acc_signed=field_format(streams["o"], "acc").signed)
+    return {"o": {"acc": acc}}
+
+
 def bitserial_stimulus(design, a, w, prec, last, *, idle: float, stall: float, seed: int,
                        check_timing: bool = False) -> dict:
     """Stimulus dict for a ``bitserial_mac`` design from the golden model."""
     streams = design.manifest["streams"]
-    params = design.params
-    acc_signed = streams["o"]["fields"][0]["format"].startswith("int")
-    expected = bitserial_golden(a, w, prec, last, weight_signed=params["weight_signed"],
-                                acc_width=params["acc_width"], acc_signed=acc_signed)
+    inputs = {"i": {"a": a, "w": w, "prec": prec, "last": last}}
     return make_stimulus(
-        inputs={"i": field_codes(streams["i"], {"a": a, "w": w, "prec": prec, "last": last})},
-        expected={"o": field_codes(streams["o"], {"acc": expected})},
+        inputs={"i": field_codes(streams["i"], inputs["i"])},
+        expected={"o": field_codes(streams["o"],
+                                   golden_streams(design.params, streams, inputs)["o"])},
         sources={"o": group_sources(last)},
         idle=idle, stall=stall, seed=seed, check_timing=check_timing)

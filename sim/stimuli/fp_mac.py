@@ -10,7 +10,7 @@ from sim.golden.fp_mac import fp_mac as fp_mac_golden
 from . import field_codes, group_sources, make_stimulus
 
 __all__ = ["special_codes", "random_codes", "tie_sequences", "fp_mac_operands", "all_code_pairs",
-           "fp_mac_stimulus"]
+           "fp_mac_stimulus", "golden_streams"]
 
 
 def special_codes(fmt, limit: int = 8) -> list[int]:
@@ -136,15 +136,24 @@ def all_code_pairs(params: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return a.reshape(n, 1), b.reshape(n, 1), np.ones(n, dtype=bool)
 
 
+def golden_streams(params: dict, streams: dict, inputs: dict) -> dict:
+    """The golden model over the stream interface (see :func:`sim.stimuli.golden_outputs`):
+    operand codes in, binary32 codes out."""
+    v = inputs["i"]
+    y = fp_mac_golden(v["a"], v["b"], v["last"], a_format=params["a_format"],
+                      b_format=params["b_format"], accumulator=params["accumulator"],
+                      multiplier=params["multiplier"])
+    return {"o": {"y": np.array(y, dtype=np.uint64)}}
+
+
 def fp_mac_stimulus(design, a, b, last, *, idle: float, stall: float, seed: int,
                     check_timing: bool = False) -> dict:
     """Stimulus dict for an ``fp_mac`` design from operand codes and the golden model."""
-    p = design.params
-    expected = fp_mac_golden(a, b, last, a_format=p["a_format"], b_format=p["b_format"],
-                             accumulator=p["accumulator"], multiplier=p["multiplier"])
     streams = design.manifest["streams"]
+    inputs = {"i": {"a": a, "b": b, "last": last}}
     return make_stimulus(
-        inputs={"i": field_codes(streams["i"], {"a": a, "b": b, "last": last})},
-        expected={"o": field_codes(streams["o"], {"y": np.array(expected, dtype=np.uint64)})},
+        inputs={"i": field_codes(streams["i"], inputs["i"])},
+        expected={"o": field_codes(streams["o"],
+                                   golden_streams(design.params, streams, inputs)["o"])},
         sources={"o": group_sources(last)},
         idle=idle, stall=stall, seed=seed, check_timing=check_timing)

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from hdl.formats import parse_format
 from sim.golden.int_mac import int_mac as int_mac_golden
 
-from . import field_codes, group_sources, make_stimulus
+from . import field_codes, field_format, group_sources, make_stimulus
 
-__all__ = ["int_mac_operands", "int_mac_stimulus", "full_product_sweep"]
+__all__ = ["int_mac_operands", "int_mac_stimulus", "full_product_sweep", "golden_streams"]
 
 
 def int_mac_operands(params: dict, rng: np.random.Generator, beats: int, *,
@@ -55,15 +54,23 @@ def full_product_sweep(params: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray
     return a.reshape(n, 1), b.reshape(n, 1), np.ones(n, dtype=bool)
 
 
+def golden_streams(params: dict, streams: dict, inputs: dict) -> dict:
+    """The golden model over the stream interface: output field values for input field values
+    (see :func:`sim.stimuli.golden_outputs`)."""
+    i = inputs["i"]
+    acc_format = field_format(streams["o"], "acc")
+    return {"o": {"acc": int_mac_golden(i["a"], i["b"], i["last"], acc_width=params["acc_width"],
+                                        acc_signed=acc_format.signed)}}
+
+
 def int_mac_stimulus(design, a, b, last, *, idle: float, stall: float, seed: int,
                      check_timing: bool = False) -> dict:
     """Stimulus dict for an ``int_mac`` design from operand values and the golden model."""
     streams = design.manifest["streams"]
-    acc_format = parse_format(streams["o"]["fields"][0]["format"])
-    expected = int_mac_golden(a, b, last, acc_width=design.params["acc_width"],
-                              acc_signed=acc_format.signed)
+    inputs = {"i": {"a": a, "b": b, "last": last}}
     return make_stimulus(
-        inputs={"i": field_codes(streams["i"], {"a": a, "b": b, "last": last})},
-        expected={"o": field_codes(streams["o"], {"acc": expected})},
+        inputs={"i": field_codes(streams["i"], inputs["i"])},
+        expected={"o": field_codes(streams["o"],
+                                   golden_streams(design.params, streams, inputs)["o"])},
         sources={"o": group_sources(last)},
         idle=idle, stall=stall, seed=seed, check_timing=check_timing)

@@ -6,12 +6,11 @@ from fractions import Fraction
 
 import numpy as np
 
-from hdl.formats import parse_format
 from sim.golden.mixed_int_pe import mixed_int_pe as mixed_int_pe_golden
 
-from . import field_codes, group_sources, make_stimulus
+from . import field_codes, field_format, group_sources, make_stimulus
 
-__all__ = ["MixedBeats", "mixed_int_pe_operands", "mixed_int_pe_stimulus"]
+__all__ = ["MixedBeats", "mixed_int_pe_operands", "mixed_int_pe_stimulus", "golden_streams"]
 
 
 class MixedBeats(dict):
@@ -106,18 +105,25 @@ def mixed_int_pe_operands(params: dict, rng: np.random.Generator, beats: int, *,
     return _concat(parts)
 
 
+def golden_streams(params: dict, streams: dict, inputs: dict) -> dict:
+    """The golden model over the stream interface (see :func:`sim.stimuli.golden_outputs`):
+    raw scale and accumulator values (scaled by 2^frac_bits)."""
+    v = inputs["i"]
+    frac_bits = params["scale_format"].frac_bits
+    assert field_format(streams["o"], "acc").frac_bits == frac_bits
+    scale_values = [Fraction(int(s), 2**frac_bits) for s in v["scale"]]
+    acc = mixed_int_pe_golden(v["a"], v["q"], v["zero"], scale_values, v["group_last"],
+                              v["last"], frac_bits=frac_bits, acc_width=params["acc_width"])
+    return {"o": {"acc": acc}}
+
+
 def mixed_int_pe_stimulus(design, beats: MixedBeats, *, idle: float, stall: float, seed: int,
                           check_timing: bool = False) -> dict:
     """Stimulus dict for a ``mixed_int_pe`` design from beat values and the golden model."""
     streams = design.manifest["streams"]
-    frac_bits = design.params["scale_format"].frac_bits
-    assert parse_format(streams["o"]["fields"][0]["format"]).frac_bits == frac_bits
-    scale_values = [Fraction(int(s), 2**frac_bits) for s in beats["scale"]]
-    expected = mixed_int_pe_golden(beats["a"], beats["q"], beats["zero"], scale_values,
-                                   beats["group_last"], beats["last"], frac_bits=frac_bits,
-                                   acc_width=design.params["acc_width"])
     return make_stimulus(
         inputs={"i": field_codes(streams["i"], dict(beats))},
-        expected={"o": field_codes(streams["o"], {"acc": expected})},
+        expected={"o": field_codes(streams["o"], golden_streams(design.params, streams,
+                                                                {"i": beats})["o"])},
         sources={"o": group_sources(beats["last"])},
         idle=idle, stall=stall, seed=seed, check_timing=check_timing)

@@ -12,7 +12,7 @@ from sim.golden.mx_dot import mx_dot as mx_dot_golden
 from . import field_codes, group_sources, make_stimulus
 from .fp_mac import random_codes
 
-__all__ = ["mx_dot_operands", "mx_dot_stimulus"]
+__all__ = ["mx_dot_operands", "mx_dot_stimulus", "golden_streams"]
 
 #: Scale codes that reach the extremes of the exponent range.
 EXTREME_SCALES = (0, 1, 2, 100, 126, 127, 128, 160, 252, 253, 254)
@@ -101,15 +101,23 @@ def _sources(last, lanes):
     return group_sources(np.asarray(last, dtype=bool) & final)
 
 
+def golden_streams(params: dict, streams: dict, inputs: dict) -> dict:
+    """The golden model over the stream interface (see :func:`sim.stimuli.golden_outputs`):
+    element and scale codes in, binary32 codes out."""
+    v = inputs["i"]
+    y = mx_dot_golden(v["a"], v["b"], v["xa"], v["xb"], v["last"], a_elem=params["a_elem"],
+                      b_elem=params["b_elem"])
+    return {"o": {"y": np.array(y, dtype=np.uint64)}}
+
+
 def mx_dot_stimulus(design, a, b, xa, xb, last, *, idle: float, stall: float, seed: int,
                     check_timing: bool = False) -> dict:
     """Stimulus dict for an ``mx_dot`` design from codes and the golden model."""
     p = design.params
-    expected = mx_dot_golden(a, b, xa, xb, last, a_elem=p["a_elem"], b_elem=p["b_elem"])
     streams = design.manifest["streams"]
+    inputs = {"i": {"a": a, "b": b, "xa": xa, "xb": xb, "last": last}}
     return make_stimulus(
-        inputs={"i": field_codes(streams["i"], {"a": a, "b": b, "xa": xa, "xb": xb,
-                                                "last": last})},
-        expected={"o": field_codes(streams["o"], {"y": np.array(expected, dtype=np.uint64)})},
+        inputs={"i": field_codes(streams["i"], inputs["i"])},
+        expected={"o": field_codes(streams["o"], golden_streams(p, streams, inputs)["o"])},
         sources={"o": _sources(last, p["lanes"])},
         idle=idle, stall=stall, seed=seed, check_timing=check_timing)

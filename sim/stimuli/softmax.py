@@ -10,7 +10,7 @@ from sim.golden.softmax import softmax_stream
 from . import field_codes, make_stimulus
 
 __all__ = ["random_vector", "adversarial_vectors", "softmax_vectors", "softmax_stimulus",
-           "flatten"]
+           "flatten", "golden_streams"]
 
 
 def random_vector(fmt, rng: np.random.Generator, length: int, kind: str) -> np.ndarray:
@@ -68,21 +68,29 @@ def flatten(vectors) -> tuple[np.ndarray, np.ndarray]:
     return x, last
 
 
+def golden_streams(params: dict, streams: dict, inputs: dict) -> dict:
+    """The golden model over the stream interface (see :func:`sim.stimuli.golden_outputs`):
+    raw fixed-point values in and out, one output beat per input beat."""
+    v = inputs["i"]
+    y, out_last, error = softmax_stream(v["x"], v["last"], softmax_widths(params),
+                                        params["algorithm"], params["max_length"])
+    return {"o": {"y": y, "last": out_last, "error": error}}
+
+
 def softmax_stimulus(design, vectors, *, idle: float, stall: float, seed: int,
                      min_rate: float | None = None) -> dict:
     """Stimulus dict for a ``softmax`` design from input vectors and the golden model. With
     ``min_rate`` the bench also checks that both streams average at least that many beats per
     cycle (meaningful with ``idle = stall = 0``)."""
-    params = design.params
     streams = design.manifest["streams"]
     x, last = flatten(vectors)
-    y, out_last, error = softmax_stream(x, last, softmax_widths(params), params["algorithm"],
-                                        params["max_length"])
+    inputs = {"i": {"x": x, "last": last}}
     # Each output beat comes from its own input beat (outputs are in input order).
     sources = [["i", k, k] for k in range(len(x))]
     stimulus = make_stimulus(
-        inputs={"i": field_codes(streams["i"], {"x": x, "last": last})},
-        expected={"o": field_codes(streams["o"], {"y": y, "last": out_last, "error": error})},
+        inputs={"i": field_codes(streams["i"], inputs["i"])},
+        expected={"o": field_codes(streams["o"],
+                                   golden_streams(design.params, streams, inputs)["o"])},
         sources={"o": sources}, idle=idle, stall=stall, seed=seed)
     if min_rate is not None:
         stimulus["min_rate"] = {"i": min_rate, "o": min_rate}

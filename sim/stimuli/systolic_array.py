@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from hdl.formats import parse_format
 from sim.golden.systolic_array import output_stationary, weight_stationary
 
-from . import field_codes, make_stimulus
+from . import PHASE, StimulusError, field_codes, field_format, make_stimulus
 
-__all__ = ["os_operands", "os_stimulus", "ws_events", "ws_stimulus"]
+__all__ = ["os_operands", "os_stimulus", "ws_events", "ws_stimulus", "ws_beats", "golden_streams"]
 
 
 def _extremes(fmt):
@@ -47,19 +46,61 @@ def os_operands(params: dict, rng: np.random.Generator, tiles: int, *, k_max: in
     return np.concatenate(a_parts), np.concatenate(b_parts), np.concatenate(last_parts)
 
 
+def golden_streams(params: dict, streams: dict, inputs: dict) -> dict:
+    """The golden model over the stream interface (see :func:`sim.stimuli.golden_outputs`).
+
+    Weight-stationary inputs are ordered by their phases (``@phase`` of streams ``w`` and ``x``):
+    a vector uses the tile whose final row (``last``) came in the latest earlier phase. A vector
+    in the same phase as a tile's final row could meet either tile, so that is refused."""
+    acc = field_format(streams[next(n for n, s in streams.items() if s["direction"] == "out")],
+                       "c" if params["dataflow"] == "output_stationary" else "y")
+    if params["dataflow"] == "output_stationary":
+        i = inputs["i"]
+        c, row_last = output_stationary(i["a"], i["b"], i["last"], acc_width=params["acc_width"],
+                                        acc_signed=acc.signed)
+        return {"o": {"c": c, "last": row_last}}
+    y = weight_stationary(_ws_events(inputs), acc_width=params["acc_width"],
+                          acc_signed=acc.signed)
+    return {"y": {"y": y}}
+
+
+def _ws_events(inputs: dict) -> list:
+    """``("load", W)`` / ``("x", x)`` events in the order the phases impose."""
+    w, x = inputs["w"], inputs["x"]
+    w_rows, w_last = np.asarray(w["w"]), np.asarray(w["last"], dtype=bool)
+    x_rows = np.asarray(x["x"])
+    w_phase = np.asarray(w.get(PHASE, np.zeros(len(w_rows), dtype=np.int64)))
+    x_phase = np.asarray(x.get(PHASE, np.zeros(len(x_rows), dtype=np.int64)))
+    loads, start = [], 0            # (phase of the final row, tile)
+    for end in np.flatnonzero(w_last):
+        loads.append((int(w_phase[end]), w_rows[start:end + 1]))
+        start = end + 1
+    clash = set(p for p, _ in loads) & set(int(p) for p in x_phase)
+    if clash:
+        raise StimulusError(f"w.@phase / x.@phase: phase {min(clash)} holds both a weight load's "
+                            f"final row and vectors, whose order is then undefined; put the "
+                            f"vectors in a later phase than the load")
+    events, k = [], 0
+    for j, p in enumerate(x_phase):
+        while k < len(loads) and loads[k][0] < p:
+            events.append(("load", loads[k][1]))
+            k += 1
+        events.append(("x", x_rows[j]))
+    return events
+
+
 def os_stimulus(design, a, b, last, *, idle: float, stall: float, seed: int) -> dict:
     """Stimulus for the generic stream bench: stream ``i`` in, R rows per tile on ``o``."""
     streams = design.manifest["streams"]
-    acc = parse_format(streams["o"]["fields"][0]["format"])
     rows = design.params["rows"]
-    c, row_last = output_stationary(a, b, last, acc_width=design.params["acc_width"],
-                                    acc_signed=acc.signed)
+    inputs = {"i": {"a": a, "b": b, "last": last}}
     ends = np.flatnonzero(last)
     starts = np.concatenate(([0], ends[:-1] + 1))
     sources = [["i", int(s), int(e)] for s, e in zip(starts, ends) for _ in range(rows)]
     return make_stimulus(
-        inputs={"i": field_codes(streams["i"], {"a": a, "b": b, "last": last})},
-        expected={"o": field_codes(streams["o"], {"c": c, "last": row_last})},
+        inputs={"i": field_codes(streams["i"], inputs["i"])},
+        expected={"o": field_codes(streams["o"],
+                                   golden_streams(design.params, streams, inputs)["o"])},
         sources={"o": sources}, idle=idle, stall=stall, seed=seed)
 
 
@@ -83,14 +124,13 @@ def ws_events(params: dict, rng: np.random.Generator, loads: int, *, burst_max: 
     return events
 
 
-def ws_stimulus(design, events, *, idle: float, stall: float, seed: int,
-                check_timing: bool = False) -> dict:
-    """Stimulus for :mod:`sim.cocotb.ws_stream_test`: streams ``w`` and ``x`` with the order
-    between them (``phases``: the load index of each w beat and of the tile each x uses)."""
-    streams = design.manifest["streams"]
-    acc = parse_format(streams["y"]["fields"][0]["format"])
-    R = design.params["rows"]
-    y = weight_stationary(events, acc_width=design.params["acc_width"], acc_signed=acc.signed)
+def ws_beats(params: dict, events) -> dict:
+    """Input field values with phases for weight-stationary ``events``.
+
+    Load ``n`` ends in phase ``2n`` and the vectors after it are in phase ``2n + 1``; the rows of
+    a load before its final one go in with the previous burst (phase ``2n - 1``), so that shadow
+    loading while vectors are in flight is exercised, as the double-buffered array allows."""
+    R = params["rows"]
     w_rows, w_last, w_phase, x_rows, x_phase = [], [], [], [], []
     load = -1
     for kind, value in events:
@@ -99,15 +139,25 @@ def ws_stimulus(design, events, *, idle: float, stall: float, seed: int,
             for r in range(R):
                 w_rows.append(np.asarray(value)[r])
                 w_last.append(r == R - 1)
-                w_phase.append(load)
+                w_phase.append(2 * load if r == R - 1 else max(0, 2 * load - 1))
         else:
             x_rows.append(np.asarray(value))
-            x_phase.append(load)
-    stim = make_stimulus(
-        inputs={"w": field_codes(streams["w"], {"w": np.array(w_rows), "last": np.array(w_last)}),
-                "x": field_codes(streams["x"], {"x": np.array(x_rows)})},
-        expected={"y": field_codes(streams["y"], {"y": y})},
-        sources={"y": [["x", j, j] for j in range(len(x_rows))]},
+            x_phase.append(2 * load + 1)
+    return {"w": {"w": np.array(w_rows), "last": np.array(w_last), PHASE: np.array(w_phase)},
+            "x": {"x": np.array(x_rows).reshape(len(x_rows), R), PHASE: np.array(x_phase)}}
+
+
+def ws_stimulus(design, events, *, idle: float, stall: float, seed: int,
+                check_timing: bool = False) -> dict:
+    """Stimulus for the stream bench: streams ``w`` and ``x`` with the order between them
+    (phases, see :func:`ws_beats`)."""
+    streams = design.manifest["streams"]
+    inputs = ws_beats(design.params, events)
+    y = golden_streams(design.params, streams, inputs)["y"]
+    n_x = len(inputs["x"]["x"])
+    return make_stimulus(
+        inputs={name: field_codes(streams[name], inputs[name]) for name in ("w", "x")},
+        phases={name: [int(p) for p in inputs[name][PHASE]] for name in ("w", "x")},
+        expected={"y": field_codes(streams["y"], y)},
+        sources={"y": [["x", j, j] for j in range(n_x)]},
         idle=idle, stall=stall, seed=seed, check_timing=check_timing)
-    stim["phases"] = {"w": w_phase, "x": x_phase}
-    return stim
