@@ -39,7 +39,8 @@ import numpy as np
 from hdl.formats import MiniFloatFormat, parse_format
 
 from .runner import ENGINES, SimulationFailed, available_simulators, run_bench
-from .stimuli import PHASE, StimulusError, field_codes, golden_outputs, make_stimulus, unpack
+from .checks import Scoreboard
+from .stimuli import PHASE, StimulusError, field_code_matrix, golden_outputs, make_stimulus
 
 __all__ = ["simulate", "SimResult", "InputError", "CheckError", "encode_inputs",
            "decode_outputs", "stream_fields", "PHASE"]
@@ -193,32 +194,30 @@ def encode_inputs(manifest: dict, inputs: dict) -> tuple[dict, dict]:
             phase = phase.astype(np.int64)
         stream_values[PHASE] = phase
         values[name] = stream_values
-        phases[name] = [int(p) for p in phase]
+        phases[name] = phase
     return values, phases
 
 
-def decode_outputs(stream_spec: dict, words) -> tuple[dict, dict]:
-    """Per-field ``(values, codes)`` of an output stream's payload words."""
-    rows = [unpack(stream_spec["fields"], w) for w in words]
-    values, codes = {}, {}
+def decode_outputs(stream_spec: dict, codes: np.ndarray) -> tuple[dict, dict]:
+    """Per-field ``(values, codes)`` of an output stream's code matrix (beats x fields)."""
+    values, out_codes = {}, {}
     for base, group in stream_fields(stream_spec).items():
-        wide = max(stream_spec["fields"][i]["width"] for i in group.indices) > 63
-        col = np.array([[row[i] for i in group.indices] for row in rows],
-                       dtype=object if wide else np.uint64).reshape(len(rows), len(group.indices))
+        col = codes[:, list(group.indices)]
         fmt = group.fmt
         if isinstance(fmt, MiniFloatFormat):
-            val = fmt.decode(col)
-        elif wide:
+            val = fmt.decode(col.astype(np.uint64))
+        elif col.dtype == object:
+            # Wider than 64 bits: two's complement by hand, in Python integers.
             raw = fmt.raw if hasattr(fmt, "raw") else fmt
-            val = np.vectorize(lambda c: c - (1 << raw.width) if raw.signed and
-                               c >> (raw.width - 1) else c, otypes=[object])(col) \
-                if col.size else col
+            val = np.array([[c - (1 << raw.width) if raw.signed and c >> (raw.width - 1) else c
+                             for c in row] for row in col.tolist()],
+                           dtype=object).reshape(col.shape)
         else:
             val = fmt.to_int(col)
         if group.lanes is None:
             col, val = col[:, 0], val[:, 0]
-        values[base], codes[base] = val, col
-    return values, codes
+        values[base], out_codes[base] = val, col
+    return values, out_codes
 
 
 @dataclass
@@ -315,9 +314,10 @@ def simulate(design, inputs: dict, *, simulator: str = "verilator", engine: str 
             golden = golden_outputs(manifest["generator"], design.params, streams, values)
         except StimulusError as exc:
             raise InputError(str(exc)) from None
-        expected = {name: field_codes(streams[name], fields) for name, fields in golden.items()}
+        expected = {name: field_code_matrix(streams[name], fields)
+                    for name, fields in golden.items()}
     stimulus = make_stimulus(
-        inputs={n: field_codes(streams[n], values[n]) for n in in_names}, expected=expected,
+        inputs={n: field_code_matrix(streams[n], values[n]) for n in in_names}, expected=expected,
         phases=phases, idle=idle, stall=stall, seed=seed)
     stimulus["quiet"] = quiet_cycles(manifest, design.params)
     with tempfile.TemporaryDirectory(prefix="peforge-sim-") as tmp:
@@ -325,22 +325,20 @@ def simulate(design, inputs: dict, *, simulator: str = "verilator", engine: str 
         record = run_bench(design, simulator, stimulus, work, engine=engine,
                            wave=Path(wave).resolve() if wave is not None else None)
     outputs, codes, beat_cycles = {}, {}, {}
-    for name, spec in streams.items():
-        if spec["direction"] == "out":
-            outputs[name], codes[name] = decode_outputs(spec, record.outputs[name])
-            beat_cycles[name] = np.asarray(record.cycles[name], dtype=np.int64)
+    received = {name: record.codes(manifest, name) for name, spec in streams.items()
+                if spec["direction"] == "out"}
+    for name, matrix in received.items():
+        outputs[name], codes[name] = decode_outputs(streams[name], matrix)
+        beat_cycles[name] = np.asarray(record.cycles[name], dtype=np.int64)
     for name in in_names:
         got, want = len(record.accepted[name]), len(stimulus["inputs"][name])
         if got < want:
             raise SimulationFailed(f"{design.module} hung: stream {name} accepted {got} of {want} "
                                    f"beats in {record.total_cycles} cycles")
     if check:
-        from .cocotb.scoreboard import Scoreboard
-
-        board = Scoreboard(manifest, stimulus["inputs"], expected)
-        for name, rows in expected.items():
-            got = [unpack(streams[name]["fields"], w) for w in record.outputs[name]]
-            problem = board.first_mismatch(name, got)
+        board = Scoreboard(manifest, stimulus["inputs"])
+        for name, matrix in expected.items():
+            problem = board.first_mismatch(name, received[name], matrix)
             if problem:
                 raise CheckError(f"{problem.split('; inputs not recorded')[0]} "
                                  f"({design.module}, {engine} engine on {simulator})")

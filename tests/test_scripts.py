@@ -21,7 +21,8 @@ def script(name, *args, cwd=None):
 
 
 ALL_SCRIPTS = ["synth_area.py", "build_bitstream.py", "report_arrays.py", "report_bitserial.py",
-               "report_float.py", "report_mixed.py", "report_softmax.py"]
+               "report_float.py", "report_mixed.py", "report_softmax.py", "bench_engines.py",
+               "run_digits.py"]
 
 
 @pytest.mark.parametrize("name", ALL_SCRIPTS)
@@ -156,6 +157,7 @@ def scripts():
         spec = importlib.util.spec_from_file_location(f"peforge_script_{name[:-3]}",
                                                       SCRIPTS / name)
         module = importlib.util.module_from_spec(spec)
+        sys.modules[spec.name] = module     # dataclasses look their module up there
         spec.loader.exec_module(module)
         modules[name] = module
     return modules

@@ -1,10 +1,10 @@
 """Generic valid/ready stream driver and monitor, configured from a design's manifest.
 
-Both work cycle by cycle under one clock loop (:class:`StreamBench`): after each rising edge the
-driver updates ``valid``/``payload`` of input streams and the monitor updates ``ready`` of output
-streams; in the read-only phase before the next edge both sample ``valid & ready`` to know
-whether a beat transfers on that edge. Driving everything from one loop keeps simulation fast
-(two scheduler round trips per cycle, whatever the number of streams).
+Both work cycle by cycle under the bench's one clock loop (:mod:`sim.cocotb.stream_test`): after
+each rising edge the driver updates ``valid``/``payload`` of an input stream and the monitor
+``ready`` of an output stream; in the read-only phase before the next edge both sample
+``valid & ready`` to know whether a beat transfers on that edge. Driving everything from one loop
+keeps simulation fast (two scheduler round trips per cycle, whatever the number of streams).
 
 Payload fields are located by the manifest's ``{name, lsb, width}`` records; values are codes
 (unsigned integers of ``width`` bits).

@@ -28,6 +28,7 @@ from cocotb.triggers import ReadOnly, RisingEdge
 
 from sim.checks import BenchRecord, phase_gate_allows
 from sim.cocotb.stream import StreamDriver, StreamMonitor
+from sim.payload import words_from_ints
 
 RESET_CYCLES = 3
 #: Cycles to keep watching after the last expected beat, to catch extra (duplicated) beats.
@@ -105,10 +106,11 @@ async def stream_bench(dut):
 
     record = BenchRecord(
         accepted={d.name: d.accepted_cycles for d in drivers},
-        outputs={m.name: [word for _, word in m.received] for m in monitors},
+        words={m.name: words_from_ints([word for _, word in m.received],
+                                       m.spec["payload_width"]) for m in monitors},
         cycles={m.name: [c for c, _ in m.received] for m in monitors},
         first_valid={m.name: m.first_valid_cycles for m in monitors},
         total_cycles=cycle, hung=hung)
-    record.save(os.environ["PEFORGE_RECORD"])
+    record.save(os.environ["PEFORGE_RECORD"], manifest)
     dut._log.info(f"{input_total} input beats, "
                   f"{sum(len(m.received) for m in monitors)} output beats, {cycle} cycles")

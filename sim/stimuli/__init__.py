@@ -17,7 +17,7 @@ import numpy as np
 
 from hdl.formats import FixedFormat, IntFormat, parse_format
 
-__all__ = ["PHASE", "StimulusError", "field_codes", "field_format", "group_sources",
+__all__ = ["PHASE", "StimulusError", "field_codes", "field_code_matrix", "field_format", "group_sources",
            "golden_outputs", "make_stimulus", "write_stimulus", "pack", "unpack"]
 
 #: Key of a stream's per-beat phase array beside its fields (see :mod:`sim.api`).
@@ -48,20 +48,21 @@ def golden_outputs(generator: str, params: dict, streams: dict, inputs: dict) ->
     return module.golden_streams(params, streams, inputs)
 
 
-def _to_codes(fmt, values) -> list[int]:
+def _to_codes(fmt, values) -> np.ndarray:
     """Integer-valued fields (integers, raw fixed point) are wrapped into codes by the format;
     other formats (minifloats) are given as codes already."""
     values = np.asarray(values)
     if isinstance(fmt, (IntFormat, FixedFormat)):
         if values.dtype == object or fmt.width > 62:
             mask = (1 << fmt.width) - 1
-            return [int(v) & mask for v in values.reshape(-1)]
-        return [int(c) for c in fmt.from_int(values.astype(np.int64)).reshape(-1)]
-    return [int(c) for c in values.reshape(-1)]
+            return np.array([int(v) & mask for v in values.reshape(-1)],
+                            dtype=object if fmt.width > 64 else np.uint64)
+        return fmt.from_int(values.astype(np.int64)).reshape(-1)
+    return values.reshape(-1).astype(np.uint64)
 
 
-def field_codes(stream_spec: dict, values: dict) -> list[list[int]]:
-    """Beats as code rows (manifest field order) from per-field values.
+def field_code_matrix(stream_spec: dict, values: dict) -> np.ndarray:
+    """Beats as a code matrix (beats x fields, manifest field order) from per-field values.
 
     ``values`` maps a field's base name to an array: shape (beats,) for scalar fields, (beats, N)
     for vector fields ``name[0..N-1]``. Integer and fixed-point fields take integer values (raw,
@@ -71,12 +72,22 @@ def field_codes(stream_spec: dict, values: dict) -> list[list[int]]:
     counters: dict[str, int] = {}
     for f in stream_spec["fields"]:
         base = f["name"].split("[", 1)[0]
-        column = np.asarray(values[base], dtype=object)
+        column = np.asarray(values[base])
         if column.ndim == 2:
             column = column[:, counters.get(base, 0)]
             counters[base] = counters.get(base, 0) + 1
         columns.append(_to_codes(parse_format(f["format"]), column))
-    return [list(row) for row in zip(*columns)]
+    wide = any(c.dtype == object for c in columns)
+    beats = len(columns[0]) if columns else 0
+    matrix = np.empty((beats, len(columns)), dtype=object if wide else np.uint64)
+    for j, column in enumerate(columns):
+        matrix[:, j] = column
+    return matrix
+
+
+def field_codes(stream_spec: dict, values: dict) -> list[list[int]]:
+    """Beats as code rows (lists of Python ints): :func:`field_code_matrix` as lists."""
+    return field_code_matrix(stream_spec, values).tolist()
 
 
 def group_sources(last, stream: str = "i") -> list[list]:
@@ -124,5 +135,6 @@ def unpack(fields: list[dict], word: int) -> list[int]:
 def write_stimulus(stimulus: dict, path: Path) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(stimulus))
+    # Code matrices (NumPy) go as nested lists.
+    path.write_text(json.dumps(stimulus, default=lambda a: np.asarray(a).tolist()))
     return path
