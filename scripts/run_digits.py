@@ -30,9 +30,9 @@ Per PE and engine the report gives the mismatching output values (expected 0), t
 of the RTL outputs beside that of the integer reference, of the same scheme fake-quantized in
 float NumPy and of the float model, the cycles up to the last output beat, the input beats and
 the simulation wall time (builds are timed apart) with beats per second. Both engines run the
-whole test set by default (``--samples N`` takes the first N): on a shared 2-core machine the
-simulations take about 7 s on the fast engine and 1 minute on the cocotb engine (0.44 M input
-beats each); first-time simulator builds add about 1 minute per engine (cached in
+whole test set by default (``--samples N`` takes the first N): on a 2-core machine the
+simulations take 0.7 s on the fast engine and 82 s on the cocotb engine (0.44 M input beats
+each); first-time simulator builds add about half a minute per engine (cached in
 ``.sim_build/``).
 
 Writes JSON and Markdown (default ``build/reports/digits/report.{json,md}``), prints the

@@ -231,7 +231,10 @@ class SimResult:
     codes : dict[str, dict[str, numpy.ndarray]]
         Per output stream, field -> raw codes.
     cycles : int
-        Clock cycles simulated after reset.
+        Clock cycles from the end of reset up to and including the last beat that transferred
+        (on any stream): what the design needed for these inputs.
+    simulated_cycles : int
+        Clock cycles simulated after reset (``cycles`` plus the bench's watch for extra beats).
     beat_cycles : dict[str, numpy.ndarray]
         Per output stream, the cycle in which each beat was taken.
     wave : pathlib.Path or None
@@ -244,6 +247,7 @@ class SimResult:
     cycles: int
     beat_cycles: dict
     wave: Path | None = None
+    simulated_cycles: int = 0
     engine: str = "fast"
     simulator: str = "verilator"
     checked: bool = False
@@ -305,6 +309,12 @@ def simulate(design, inputs: dict, *, simulator: str = "verilator", engine: str 
         raise InputError(f"wave {str(wave)!r}; allowed: a file name ending in .vcd or .fst")
     if wave is not None and engine != "fast":
         raise InputError("wave: waveforms are written by the fast engine; use engine='fast'")
+    if wave is not None and Path(wave).suffix == ".fst" and simulator == "verilator":
+        from .native import verilator_fst_available
+
+        if not verilator_fst_available():
+            raise InputError("wave: Verilator writes FST only with the lz4 headers (liblz4-dev), "
+                             "which are not installed; use a .vcd file, or simulator='icarus'")
     values, phases = encode_inputs(manifest, inputs)
     streams = manifest["streams"]
     in_names = list(values)
@@ -342,8 +352,11 @@ def simulate(design, inputs: dict, *, simulator: str = "verilator", engine: str 
             if problem:
                 raise CheckError(f"{problem.split('; inputs not recorded')[0]} "
                                  f"({design.module}, {engine} engine on {simulator})")
-    return SimResult(outputs, codes, record.total_cycles, beat_cycles,
-                     Path(wave) if wave is not None else None, engine, simulator, check)
+    last_beat = max([int(c[-1]) for c in (*record.accepted.values(), *record.cycles.values())
+                     if len(c)], default=-1)
+    return SimResult(outputs, codes, last_beat + 1, beat_cycles,
+                     Path(wave) if wave is not None else None, record.total_cycles, engine,
+                     simulator, check)
 
 
 #: Quiet cycles that end a run whose output count is unknown: far beyond any design's latency.

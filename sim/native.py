@@ -38,6 +38,7 @@ from .payload import words, words_from_hex, words_to_hex
 from .runner import BUILD_ROOT, locked, shared_verilator_runtime, verilator_env
 
 __all__ = ["testbench_verilog", "build_native", "run_native", "NativeError",
+           "verilator_fst_available",
            "DRAIN_CYCLES", "RESET_CYCLES", "probability_threshold"]
 
 RESET_CYCLES = 3
@@ -469,6 +470,11 @@ def _run(cmd, cwd, env=None, what="build"):
         raise NativeError(f"{what} failed ({' '.join(map(str, cmd[:2]))} ...): "
                           f"{' | '.join(tail)} (log: {log})")
     return proc
+
+
+def verilator_fst_available() -> bool:
+    """Verilator's FST writer compiles only against the lz4 headers (a system package)."""
+    return any(Path(d, "lz4.h").is_file() for d in ("/usr/include", "/usr/local/include"))
 
 
 def build_native(design, simulator: str, wave: str = "none") -> Path:
