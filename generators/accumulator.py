@@ -15,7 +15,7 @@ the error message come from here.
 
 from __future__ import annotations
 
-from hdl.int_mac import min_signed_width
+from hdl.numbers import min_signed_width
 
 from .params import AUTO, IntParam, ParamError
 

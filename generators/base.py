@@ -47,6 +47,9 @@ class Design:
     component: wiring.Component
     module: str
     manifest: dict
+    #: Per stream, per field base name, ``(description, values)`` as declared (descriptions
+    #: with their ``{k}`` lane placeholders; the manifest has them rendered per element).
+    field_info: dict = field(default_factory=dict, repr=False, compare=False)
     _verilog: str | None = field(default=None, init=False, repr=False, compare=False)
 
     def verilog(self) -> str:
@@ -138,15 +141,24 @@ class Generator:
         # This instance only describes the interface; Verilog is made from fresh instances
         # (see Design.verilog), so Amaranth's "created but never used" warning does not apply.
         component._MustUse__silence = True
+        if hasattr(component, "core"):
+            component.core._MustUse__silence = True
         module = self.module_name(params)
+        if hasattr(component, "ports"):
+            # The component declares its interface and timing once (hdl.ports).
+            formats, info = component.ports.formats(), component.ports.field_info()
+            latency, ii = component.latency, component.initiation_interval
+        else:
+            formats, info = self.stream_formats(params), self.field_info(params)
+            latency, ii = self.latency(params), self.initiation_interval(params)
         manifest = build_manifest(
             generator=self.name,
             params={p.name: p.to_json(params[p.name]) for p in self.params},
             module=module,
             component=component,
-            formats=self.stream_formats(params),
-            field_info=self.field_info(params),
-            latency=self.latency(params),
-            initiation_interval=self.initiation_interval(params),
+            formats=formats,
+            field_info=info,
+            latency=latency,
+            initiation_interval=ii,
         )
-        return Design(self, params, component, module, manifest)
+        return Design(self, params, component, module, manifest, info)

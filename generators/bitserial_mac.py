@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from hdl.bitserial_mac import SERIAL_MODES, BitSerialMAC, precision_width
 from hdl.formats import IntFormat
-from hdl.int_mac import dot_product_range
+from hdl.numbers import dot_product_range
 
 from .accumulator import acc_width_param, derive_acc_width
 from .base import Generator

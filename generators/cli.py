@@ -68,7 +68,7 @@ def _field_rows(manifest_stream: dict, info: dict) -> list[tuple[str, str, str, 
         groups.setdefault(field["name"].split("[")[0], []).append(field)
     rows = []
     for base, fields in groups.items():
-        template = info[base].description
+        template = info[base][0]
         name = base
         if "[" in fields[0]["name"]:
             letter = index_letter(template) or "i"
@@ -82,7 +82,7 @@ def _field_rows(manifest_stream: dict, info: dict) -> list[tuple[str, str, str, 
 def _fields_help(gen) -> str:
     """The --help section on streams and payload fields, for the default parameters."""
     design = gen.elaborate({})
-    info = gen.field_info(design.params)
+    info = design.field_info
     streams = {name: _field_rows(spec, info[name])
                for name, spec in design.manifest["streams"].items()}
     rows = [row for stream_rows in streams.values() for row in stream_rows]

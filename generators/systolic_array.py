@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from hdl.int_mac import dot_product_range
+from hdl.numbers import dot_product_range
 from hdl.systolic_array import DATAFLOWS, OutputStationaryArray, WeightStationaryArray
 
 from .accumulator import acc_width_param, derive_acc_width
 from .base import Generator
-from .int_mac import ACCUMULATOR_PARAM, REDUCTION_PARAM, acc_format_name, acc_is_signed, \
-    option_suffix
+from hdl.numbers import acc_format
+
+from .options import ACCUMULATOR_PARAM, REDUCTION_PARAM, acc_is_signed, option_suffix
 from .manifest import FieldInfo
 from .params import ChoiceParam, FormatParam, IntParam
 
@@ -65,7 +66,7 @@ class SystolicArrayGenerator(Generator):
                 f"_acc{params['acc_width']}{option_suffix(params)}")
 
     def stream_formats(self, params):
-        fa, fb, acc = params["a_format"].name, params["b_format"].name, acc_format_name(params)
+        fa, fb, acc = params["a_format"].name, params["b_format"].name, acc_format(params["acc_width"], signed=acc_is_signed(params["a_format"], params["b_format"])).name
         if params["dataflow"] == "output_stationary":
             return {"i": {"a": fa, "b": fb, "last": "uint1"}, "o": {"c": acc, "last": "uint1"}}
         return {"w": {"w": fb, "last": "uint1"}, "x": {"x": fa}, "y": {"y": acc}}

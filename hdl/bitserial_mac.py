@@ -16,7 +16,7 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from .formats import IntFormat
-from .int_mac import dot_product_range, min_signed_width
+from .numbers import dot_product_range, min_signed_width
 from .streaming import connect_enabled_core
 from .term_recoding import LowestTermPicker, NafRecoder, adder_tree, term_sum
 

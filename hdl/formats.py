@@ -7,6 +7,10 @@ result types with the :class:`Format` objects defined here, so that "what does c
 A format maps unsigned *codes* (the bit patterns a hardware port carries, ``0 .. 2**width - 1``) to real
 values (``decode``) and real values to codes (``encode``, round to nearest, ties to even).
 
+Codes are uint64 arrays up to 64 bits.  Integer and fixed-point formats may be up to 128 bits wide (wide
+accumulators); above 64 bits their codes and integer values are NumPy object arrays of Python ints, so
+that every operation stays exact (``decode`` still gives float64, the nearest value).
+
 Minifloats are modelled generically from ``(exp_bits, man_bits, bias, flavour)`` in
 :func:`_decode_generic` / :func:`_encode_generic`, so custom formats (``e3m4``, ``e5m3_b10``...) work the
 same way as the standard ones.  When a library dtype with identical semantics exists (NumPy ``float16`` /
@@ -24,6 +28,7 @@ from __future__ import annotations
 
 import abc
 import dataclasses
+import math
 import operator
 import re
 
@@ -40,8 +45,13 @@ __all__ = [
     "parse_format",
 ]
 
-#: Codes are held in uint64, so no format may be wider than this.
-_MAX_WIDTH = 64
+#: Integer and fixed-point formats may be this wide (accumulators of up to 128 bits).
+_MAX_WIDTH = 128
+#: Codes up to this width are held in uint64; wider (integer / fixed-point) codes in object arrays of
+#: Python ints.
+_NATIVE_WIDTH = 64
+#: Minifloats are modelled in float64 and their codes are always uint64.
+_MAX_FLOAT_WIDTH = 64
 #: ``all_codes`` refuses wider formats: 2**25 uint64 codes are already 256 MiB.
 _MAX_ENUMERABLE_WIDTH = 24
 
@@ -127,9 +137,13 @@ def _invalid(text: str, reason: str) -> FormatError:
 def _as_codes(codes, width: int) -> np.ndarray:
     """Validate an int or array-like of codes and return it as a uint64 array.
 
+    Above 64 bits the result is an object array of Python ints instead (see :func:`_as_wide_codes`).
+
     Raises ``ValueError`` for negative or too large codes and ``TypeError`` for non-integer input, rather
     than silently wrapping: a wrong code is nearly always a bug in the caller.
     """
+    if width > _NATIVE_WIDTH:
+        return _as_wide_codes(codes, width)
     a = np.asarray(codes)
     if a.dtype == object:
         try:
@@ -145,6 +159,66 @@ def _as_codes(codes, width: int) -> np.ndarray:
     c = a.astype(np.uint64)
     if width < 64 and np.any(c >> np.uint64(width)):
         raise ValueError(f"codes must be in 0..{2**width - 1}, got {int(c.max())}")
+    return c
+
+
+def _object_array(values) -> np.ndarray:
+    """``values`` as an array, keeping arbitrary-size Python ints exact.
+
+    ``np.asarray`` turns a list such as ``[2**63, 5]`` into float64 (NumPy 2), losing low bits, so
+    anything that is not already an ndarray becomes an object array.
+    """
+    if isinstance(values, np.ndarray):
+        return values
+    return np.asarray(values, dtype=object)
+
+
+def _map_ints(func, a: np.ndarray) -> np.ndarray:
+    """Object array of ``func(v)`` for every element of ``a`` (same shape, 0-d included).
+
+    ``tolist`` hands out Python ints / floats for numeric dtypes and the stored objects for object
+    arrays; building the result with ``np.empty`` keeps NumPy from reinterpreting Python ints.
+    """
+    flat = a.reshape(-1).tolist()
+    out = np.empty(len(flat), dtype=object)
+    out[:] = [func(v) for v in flat]
+    return out.reshape(a.shape)
+
+
+def _plain_dtype(values) -> np.dtype | None:
+    """The dtype NumPy would give ``values`` by itself (None for arrays and unconvertible input)."""
+    if isinstance(values, np.ndarray):
+        return None
+    try:
+        return np.asarray(values).dtype
+    except (TypeError, ValueError, OverflowError):
+        return None
+
+
+def _as_wide_codes(codes, width: int) -> np.ndarray:
+    """:func:`_as_codes` above 64 bits: an object array of Python ints in ``0 .. 2**width - 1``."""
+    top = (1 << width) - 1
+    a = _object_array(codes)
+    if a.dtype == object:
+        try:
+            c = _map_ints(operator.index, a)  # ints, NumPy integers and bools; not floats or strings
+        except TypeError as exc:
+            # Same error kinds as up to 64 bits: input NumPy would read as floats (or strings) is a
+            # TypeError naming that dtype, a genuine mixture of objects a ValueError.
+            plain = _plain_dtype(codes)
+            if plain is not None and plain.kind not in "Oiub":
+                raise TypeError(f"codes must be integers, got dtype {plain}") from None
+            raise ValueError(f"codes must be integers in 0..{top}") from exc
+    elif a.dtype.kind in "iub":
+        c = _map_ints(int, a)
+    else:
+        raise TypeError(f"codes must be integers, got dtype {a.dtype}")
+    if c.size:
+        lo, hi = min(c.flat), max(c.flat)
+        if lo < 0:
+            raise ValueError(f"codes must be in 0..{top}, got a negative code")
+        if hi > top:
+            raise ValueError(f"codes must be in 0..{top}, got {hi}")
     return c
 
 
@@ -207,7 +281,8 @@ class Format(abc.ABC):
         Returns
         -------
         numpy.ndarray
-            uint64 codes, same shape as ``values``.
+            uint64 codes, same shape as ``values`` (an object array of Python ints for integer and
+            fixed-point formats wider than 64 bits).
         """
 
     def all_codes(self) -> np.ndarray:
@@ -250,7 +325,8 @@ class IntFormat(Format):
     Parameters
     ----------
     width : int
-        Number of bits, 1 to 64.  ``int1`` holds {-1, 0}.
+        Number of bits, 1 to 128.  ``int1`` holds {-1, 0}.  Up to 64 bits codes are uint64 arrays;
+        wider formats take and return object arrays of Python ints (exact at any width).
     signed : bool
         Two's complement when true.
 
@@ -284,8 +360,11 @@ class IntFormat(Format):
         Returns
         -------
         numpy.ndarray
-            int64, or object (Python ints) for ``uint64`` whose values do not fit in int64.
+            int64, or object (Python ints) for ``uint64`` whose values do not fit in int64 and for
+            every format wider than 64 bits.
         """
+        if self.width > _NATIVE_WIDTH:
+            return self._to_int_wide(codes)
         c = _as_codes(codes, self.width)
         if not self.signed:
             return c.astype(object) if self.width == 64 else c.astype(np.int64)
@@ -293,7 +372,17 @@ class IntFormat(Format):
             return c.view(np.int64)
         v = c.astype(np.int64)
         # Codes with the sign bit set stand for value - 2**width (two's complement).
-        return np.where(v >= 2 ** (self.width - 1), v - 2**self.width, v)
+        half = 2 ** (self.width - 1)
+        if self.width == 63:  # 2**63 does not fit in int64: subtract it in two halves
+            return np.where(v >= half, (v - half) - half, v)
+        return np.where(v >= half, v - 2**self.width, v)
+
+    def _to_int_wide(self, codes) -> np.ndarray:
+        c = _as_wide_codes(codes, self.width)
+        if not self.signed:
+            return c
+        half, full = 1 << (self.width - 1), 1 << self.width
+        return _map_ints(lambda v: v - full if v >= half else v, c)
 
     def from_int(self, values) -> np.ndarray:
         """Codes of integers, wrapping modulo ``2**width`` (two's complement), like a hardware truncation.
@@ -306,8 +395,17 @@ class IntFormat(Format):
         Returns
         -------
         numpy.ndarray
-            uint64 codes.
+            uint64 codes (object array of Python ints above 64 bits).
+
+        Raises
+        ------
+        ValueError
+            For non-integral or non-finite floats.
+        TypeError
+            For non-numeric input.
         """
+        if self.width > _NATIVE_WIDTH:
+            return self._from_int_wide(values)
         try:
             a = np.asarray(values)
         except OverflowError:
@@ -325,8 +423,35 @@ class IntFormat(Format):
         # Casting a negative int64 to uint64 wraps modulo 2**64, then the mask keeps the low bits.
         return a.astype(np.int64 if a.dtype.kind != "u" else np.uint64).astype(np.uint64) & np.uint64(mask)
 
+    def _from_int_wide(self, values) -> np.ndarray:
+        a = _object_array(values)
+        if a.dtype.kind == "f":
+            if not np.all(np.isfinite(a) & (a == np.floor(a))):
+                raise ValueError(f"{self.name}.from_int needs integral values")
+        elif a.dtype.kind not in "iubO":
+            raise TypeError(f"{self.name}.from_int needs integers, got dtype {a.dtype}")
+        full = 1 << self.width
+        # Python's % with a positive modulus is the two's complement wrap, at any size.
+        return _map_ints(lambda v: self._exact_int(v) % full, a)
+
+    def _exact_int(self, v) -> int:
+        """One element as a Python int: integers as they are, integral floats exactly."""
+        try:
+            return operator.index(v)
+        except TypeError:
+            pass
+        if isinstance(v, (float, np.floating)):
+            if math.isfinite(v) and v == math.floor(v):
+                return int(v)  # exact: a finite integral float is an integer
+            raise ValueError(f"{self.name}.from_int needs integral values")
+        raise TypeError(f"{self.name}.from_int needs integers, got {type(v).__name__}")
+
     def decode(self, codes) -> np.ndarray:
-        """Integer values of codes as float64 (exact up to 53 bits).  See :meth:`Format.decode`."""
+        """Integer values of codes as float64 (exact up to 53 bits, nearest beyond).
+
+        See :meth:`Format.decode`.
+        """
+        # Object arrays convert element by element with float(int): correctly rounded, ties to even.
         return np.asarray(self.to_int(codes)).astype(np.float64)
 
     def encode(self, values) -> np.ndarray:
@@ -339,6 +464,8 @@ class IntFormat(Format):
 
 def _encode_integer(fmt: IntFormat, x: np.ndarray) -> np.ndarray:
     """Saturating round-half-even conversion of float64 ``x`` to the codes of ``fmt``."""
+    if fmt.width > _NATIVE_WIDTH:
+        return _encode_integer_wide(fmt, x)
     r = np.rint(np.where(np.isnan(x), 0.0, x))  # np.rint rounds half to even (IEEE 754 default)
     # Compare in float64: float(max) may round up (e.g. 2**63 for int64), hence >=; anything at or beyond
     # the rounded bound saturates and never reaches the integer conversion, which could overflow.
@@ -350,6 +477,23 @@ def _encode_integer(fmt: IntFormat, x: np.ndarray) -> np.ndarray:
     codes = np.where(over, fmt.from_int(fmt.max), codes)
     codes = np.where(under, fmt.from_int(fmt.min), codes)
     return codes.astype(np.uint64)
+
+
+def _encode_integer_wide(fmt: IntFormat, x: np.ndarray) -> np.ndarray:
+    """:func:`_encode_integer` above 64 bits: object codes, bounds compared exactly as Python ints.
+
+    float64 cannot hold the bounds (``2**127 - 1``...), so each rounded value is turned into the Python
+    int it stands for (exact: a finite float that ``np.rint`` returns is an integer) and clamped there.
+    """
+    lo, hi = fmt.min, fmt.max
+    r = np.rint(np.where(np.isnan(x), 0.0, x))  # ties to even; |x| >= 2**52 is already integral
+
+    def saturate(v: float) -> int:
+        if math.isinf(v):
+            return hi if v > 0 else lo
+        return min(max(int(v), lo), hi)
+
+    return fmt.from_int(_map_ints(saturate, r))
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -371,7 +515,8 @@ class FixedFormat(Format):
     lsb : float
         Value of one code step, ``2.0**-frac_bits``.
     min, max : float
-        Smallest and largest value.
+        Smallest and largest value (the nearest float64 above 53 bits; ``raw.min`` / ``raw.max`` are
+        exact).
     raw : IntFormat
         The underlying integer format of the scaled value.
     """
@@ -517,8 +662,8 @@ class MiniFloatFormat(Format):
         if flavour == "fn" and E + M < 2:
             raise _invalid(text, "the fn flavour needs at least 2 bits besides the sign")
         width = E + M + int(signed)
-        if width > _MAX_WIDTH:
-            raise _invalid(text, f"width must be at most {_MAX_WIDTH}")
+        if width > _MAX_FLOAT_WIDTH:
+            raise _invalid(text, f"width must be at most {_MAX_FLOAT_WIDTH}")
 
         emask = (1 << E) - 1
         if flavour == "e8m0":
@@ -774,8 +919,8 @@ def parse_format(text: str) -> Format:
 
     - preset names (``fp8_e4m3``, ``fp8_e5m2``, ``fp6_e3m2``, ``fp6_e2m3``, ``fp4_e2m1``, ``fp16``,
       ``bf16``, ``fp32``, ``e8m0``) and the ml_dtypes / NumPy dtype names (``float8_e4m3fn``...);
-    - ``int<N>``, ``uint<N>`` with ``1 <= N <= 64``;
-    - ``q<I>.<F>`` (signed, ``I >= 1`` including the sign bit) and ``uq<I>.<F>``;
+    - ``int<N>``, ``uint<N>`` with ``1 <= N <= 128``;
+    - ``q<I>.<F>`` (signed, ``I >= 1`` including the sign bit) and ``uq<I>.<F>``, ``I + F <= 128``;
     - ``e<E>m<M>`` with an optional ``_b<bias>`` (default ``2**(E-1) - 1``) and an optional flavour
       ``_ieee`` (default), ``_fn``, ``_finite`` or ``_fnu`` (unsigned E8M0-style scale).
 

@@ -21,43 +21,23 @@ travel between PEs (weight-stationary).
 
 from __future__ import annotations
 
-from amaranth.hdl import Module, Shape, Signal, signed, unsigned
-from amaranth.lib import data, stream, wiring
-from amaranth.lib.wiring import In, Out
+from amaranth.hdl import Module, Signal, unsigned
+
+from amaranth.lib import wiring
 
 from .compressor_tree import BitHeap
 from .formats import IntFormat
-from .streaming import connect_enabled_core
+from .numbers import acc_format
+from .ports import LAST, Field, Ports, Stream, group_sum
+from .streaming import StreamPE
 
-__all__ = ["IntMACCore", "IntMAC", "dot_product_range", "min_signed_width", "product_sum",
-           "REDUCTIONS", "ACCUMULATORS"]
+__all__ = ["IntMACCore", "IntMAC", "int_mac_ports", "product_sum", "REDUCTIONS",
+           "ACCUMULATORS"]
 
 #: How the products of one beat are summed (see the module docstring).
 REDUCTIONS = ("adder_tree", "compressor_tree")
 #: How the running sum is kept.
 ACCUMULATORS = ("binary", "carry_save")
-
-
-def dot_product_range(a_format: IntFormat, b_format: IntFormat, terms: int) -> tuple[int, int]:
-    """Smallest and largest possible sum of ``terms`` products ``a * b``."""
-    corners = [x * y for x in (a_format.min, a_format.max) for y in (b_format.min, b_format.max)]
-    return terms * min(corners), terms * max(corners)
-
-
-def min_signed_width(lo: int, hi: int, signed_: bool = True) -> int:
-    """Fewest bits of a two's complement (or unsigned) number holding every value in [lo, hi]."""
-    width = 1
-    while True:
-        if signed_:
-            if -(1 << (width - 1)) <= lo and hi < (1 << (width - 1)):
-                return width
-        elif lo >= 0 and hi < (1 << width):
-            return width
-        width += 1
-
-
-def _shape(fmt: IntFormat) -> Shape:
-    return signed(fmt.width) if fmt.signed else unsigned(fmt.width)
 
 
 def product_sum(m: Module, products, addends, *, width: int, reduction: str, carry_save: bool,
@@ -109,6 +89,21 @@ def product_sum(m: Module, products, addends, *, width: int, reduction: str, car
         heap.reduce(m)
         return heap.rows()
     return heap.resolve(m)
+
+
+def int_mac_ports(a_format: IntFormat, b_format: IntFormat, lanes: int, acc_width: int,
+                  acc_signed: bool) -> Ports:
+    """The interface of :class:`IntMAC` (and of its core)."""
+    return Ports([
+        Stream("i", "in", [
+            Field("a", a_format, "operand a of lane {k}: the beat adds a[{k}] * b[{k}] (with the "
+                                 "other lanes' products) to the accumulator", lanes=lanes),
+            Field("b", b_format, "operand b of lane {k}, multiplied by a[{k}]", lanes=lanes),
+            LAST]),
+        Stream("o", "out", [
+            Field("acc", acc_format(acc_width, signed=acc_signed),
+                  group_sum("a[k] * b[k]", acc_width), role="result")]),
+    ])
 
 
 class IntMACCore(wiring.Component):
@@ -163,16 +158,10 @@ class IntMACCore(wiring.Component):
         self.pipeline_stages = pipeline_stages
         self.reduction = reduction
         self.accumulator = accumulator
-        acc_shape = signed(acc_width) if acc_signed else unsigned(acc_width)
-        super().__init__({
-            "en": In(1),
-            "valid": In(1),
-            "last": In(1),
-            "a": In(data.ArrayLayout(_shape(a_format), lanes)),
-            "b": In(data.ArrayLayout(_shape(b_format), lanes)),
-            "result": Out(acc_shape),
-            "result_valid": Out(1),
-        })
+        self.ports = int_mac_ports(a_format, b_format, lanes, acc_width, acc_signed)
+        self.latency = 1 + pipeline_stages
+        self.initiation_interval = 1
+        super().__init__(self.ports.core_members())
 
     def elaborate(self, platform):
         m = Module()
@@ -304,15 +293,13 @@ class IntMACCore(wiring.Component):
         return m
 
 
-class IntMAC(wiring.Component):
-    """Stream wrapper of :class:`IntMACCore`.
+class IntMAC(StreamPE):
+    """Stream wrapper of :class:`IntMACCore` (interface: :func:`int_mac_ports`).
 
     Input stream ``i``: payload ``a[0..K-1]``, ``b[0..K-1]``, ``last``. Output stream ``o``:
     payload ``acc``, one beat per input beat with ``last`` = 1, carrying the sum of
     ``a[k] * b[k]`` over all lanes of all beats since the previous output (that beat included).
-
-    The whole pipeline advances when the output register is empty or being read, so the PE takes
-    one beat per cycle while ``o.ready`` is high and never drops or repeats a beat.
+    It takes one beat per cycle while ``o.ready`` is high and never drops or repeats a beat.
 
     Parameters are those of :class:`IntMACCore`.
 
@@ -320,26 +307,5 @@ class IntMAC(wiring.Component):
     Initiation interval: 1.
     """
 
-    def __init__(self, *, a_format: IntFormat, b_format: IntFormat, lanes: int, acc_width: int,
-                 acc_signed: bool = True, pipeline_stages: int = 0,
-                 reduction: str = "adder_tree", accumulator: str = "binary"):
-        self._core_params = dict(a_format=a_format, b_format=b_format, lanes=lanes,
-                                 acc_width=acc_width, acc_signed=acc_signed,
-                                 pipeline_stages=pipeline_stages, reduction=reduction,
-                                 accumulator=accumulator)
-        super().__init__({
-            "i": In(stream.Signature(data.StructLayout({
-                "a": data.ArrayLayout(_shape(a_format), lanes),
-                "b": data.ArrayLayout(_shape(b_format), lanes),
-                "last": 1,
-            }))),
-            "o": Out(stream.Signature(data.StructLayout({
-                "acc": signed(acc_width) if acc_signed else unsigned(acc_width),
-            }))),
-        })
-
-    def elaborate(self, platform):
-        m = Module()
-        m.submodules.core = core = IntMACCore(**self._core_params)
-        connect_enabled_core(m, core, self.i, self.o, result_field="acc")
-        return m
+    def __init__(self, **params):
+        super().__init__(IntMACCore(**params))

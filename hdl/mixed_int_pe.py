@@ -23,7 +23,7 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from .formats import FixedFormat, IntFormat
-from .int_mac import min_signed_width
+from .numbers import min_signed_width
 from .streaming import connect_enabled_core
 
 __all__ = [

@@ -11,9 +11,10 @@ is high and never drops or repeats a beat; ``i.ready`` depends combinationally o
 
 from __future__ import annotations
 
-from amaranth.lib import data
+from amaranth.hdl import Module
+from amaranth.lib import data, wiring
 
-__all__ = ["connect_enabled_core"]
+__all__ = ["connect_enabled_core", "StreamPE"]
 
 
 def connect_enabled_core(m, core, i, o, *, result_field: str):
@@ -36,3 +37,35 @@ def connect_enabled_core(m, core, i, o, *, result_field: str):
     for name, _ in data.Layout.cast(o.payload.shape()):
         port = core.result if name == result_field else getattr(core, name)
         m.d.comb += o.payload[name].eq(port)
+
+
+class StreamPE(wiring.Component):
+    """The stream wrapper of a clock-enabled core: one class serves every such PE.
+
+    The core declares its interface once (``core.ports``, a :class:`hdl.ports.Ports` with one
+    input and one output stream, from which the core built its own signature with
+    :meth:`~hdl.ports.Ports.core_members`) and its timing (``core.latency`` and
+    ``core.initiation_interval``, None where data-dependent); the wrapper takes its signature from
+    the same declaration and connects the core with :func:`connect_enabled_core`. It exposes
+    ``ports``, ``latency`` and ``initiation_interval`` for the manifest.
+
+    Parameters
+    ----------
+    core : wiring.Component
+        A fresh core instance (a component is elaborated once).
+    """
+
+    def __init__(self, core):
+        self.core = core
+        self.ports = core.ports
+        self.latency = core.latency
+        self.initiation_interval = core.initiation_interval
+        super().__init__(self.ports.signature())
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.core = self.core
+        (i,) = [getattr(self, s.name) for s in self.ports.streams if s.direction == "in"]
+        (o,) = [getattr(self, s.name) for s in self.ports.streams if s.direction == "out"]
+        connect_enabled_core(m, self.core, i, o, result_field=self.ports.result_field)
+        return m

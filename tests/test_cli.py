@@ -142,12 +142,12 @@ def test_help_shows_stream_fields_with_format_description_and_values(capsys, nam
     text = " ".join(_help(capsys, name).split())
     gen = GENERATORS[name]
     design = gen.elaborate({})
-    info = gen.field_info(design.params)
+    info = design.field_info
     for stream, spec in design.manifest["streams"].items():
         assert f"{stream} ({spec['direction']}):" in text
         for field in spec["fields"]:
             base = field["name"].split("[")[0]
-            description = render_description(info[stream][base].description)
+            description = render_description(info[stream][base][0])
             shown = base if "[" not in field["name"] else f"{base}["
             assert f" {shown}" in text, (stream, base)
             assert f"{field['format']} {description}" in text, (stream, base)

@@ -427,6 +427,10 @@ def test_wide_int_formats():
     assert uint8.from_int(2**70 + 5) == 5
     assert uint8.from_int([-1, 2**64 + 3]).tolist() == [255, 3]
     assert int64.from_int(-(2**63)) == 2**63
+    # int63: 2**63 does not fit in int64, the sign correction must not overflow.
+    int63 = parse_format("int63")
+    assert int63.to_int([0, 2**62 - 1, 2**62, 2**63 - 1]).tolist() == [0, 2**62 - 1, -(2**62), -1]
+    assert int63.to_int([0]).dtype == np.int64 and parse_format("q32.31").decode(2**62) == -(2.0**31)
 
 
 def test_fixed_formats_known_values():
@@ -489,7 +493,8 @@ def test_equality_and_immutability():
 
 
 @pytest.mark.parametrize("text", [
-    "int0", "uint", "q0.4", "fp9", "e0m3", "", "   ", "int-3", "int65", "uint0", "q3", "uq1.x", "q-1.4",
+    "int0", "uint", "q0.4", "fp9", "e0m3", "", "   ", "int-3", "int129", "uint129", "q100.29", "uq65.64",
+    "uint0", "q3", "uq1.x", "q-1.4",
     "e4m3_", "e4m3_b", "e4m3_fn_fn", "e4m3_b1_b2", "e4m3_zz", "e8m1_fnu", "e4m0", "e12m52", "e11m60_b2",
     "float", "int8x",
     "int 8", "e2m0_b-2000_finite", "e1m0_fn", "fp8",
@@ -506,7 +511,8 @@ def test_bad_strings_raise_one_line_error(text):
 
 def test_bad_constructor_arguments():
     for build in (
-        lambda: IntFormat(0), lambda: IntFormat(65, False), lambda: FixedFormat(0, 4, True),
+        lambda: IntFormat(0), lambda: IntFormat(129, False), lambda: FixedFormat(0, 4, True),
+        lambda: FixedFormat(64, 65, False),
         lambda: FixedFormat(-1, 4, False), lambda: MiniFloatFormat(4, 3, 7, "weird"),
         lambda: MiniFloatFormat(8, 1, 127, "e8m0", False), lambda: MiniFloatFormat(4, 3, 7, "fn", False),
         lambda: MiniFloatFormat(0, 3, 0), lambda: MiniFloatFormat(4, -1, 7), lambda: IntFormat(2.5),
@@ -514,3 +520,10 @@ def test_bad_constructor_arguments():
         with pytest.raises(FormatError):
             build()
     assert str(pytest.raises(FormatError, IntFormat, 0).value).startswith("invalid format 'int0': ")
+    for text, reason in (
+        ("int129", "integer width must be at most 128"),
+        ("q64.65", "fixed-point width must be at most 128"),
+        ("e12m52", "width must be at most 64"),
+    ):
+        message = str(pytest.raises(FormatError, parse_format, text).value)
+        assert f"invalid format {text!r}: {reason} (allowed:" in message
