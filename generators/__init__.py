@@ -8,24 +8,13 @@ Use :func:`elaborate` (or the ``generate-verilog`` command) to build a design::
     design.write("out/")            # <module>.v and <module>.json
 """
 
-from .base import Design, Generator
-from .bitmod_mac import BitmodMACGenerator
-from .bitserial_mac import BitSerialMACGenerator
-from .fp_mac import FpMacGenerator
-from .int_mac import IntMACGenerator
-from .mixed_int_pe import MixedIntPEGenerator
-from .mx_dot import MxDotGenerator
-from .softmax import SoftmaxGenerator
-from .systolic_array import SystolicArrayGenerator
+import importlib
+import pkgutil
+
+from .base import GENERATORS, Design, Generator
 from .params import ParamError
 
 __all__ = ["GENERATORS", "get_generator", "elaborate", "Design", "Generator", "ParamError"]
-
-#: Every generator, by name.
-GENERATORS: dict[str, Generator] = {g.name: g for g in (
-    IntMACGenerator(), MixedIntPEGenerator(), FpMacGenerator(), MxDotGenerator(), BitSerialMACGenerator(), BitmodMACGenerator(), SoftmaxGenerator(), SystolicArrayGenerator(),
-)}
-
 
 def get_generator(name: str) -> Generator:
     """The generator called ``name``; raises :class:`ParamError` naming the known ones."""
@@ -41,3 +30,9 @@ def elaborate(generator: str, **params) -> Design:
     strings as on the command line such as ``a_format="int8"``); parameters not given take their
     defaults. Raises :class:`ParamError` (one line naming the parameter) for a bad value."""
     return get_generator(generator).elaborate(params)
+
+
+# Every module of this package is imported once, so every Generator subclass in it registers
+# itself (see Generator.__init_subclass__): adding a generator needs no list here.
+for _module in pkgutil.iter_modules(__path__):
+    importlib.import_module(f"{__name__}.{_module.name}")

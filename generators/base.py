@@ -15,10 +15,14 @@ from typing import Any
 from amaranth.back import verilog
 from amaranth.lib import wiring
 
-from .manifest import FieldInfo, build_manifest
+from .manifest import build_manifest
 from .params import Param, resolve_params
 
-__all__ = ["Generator", "Design", "manifest_json"]
+__all__ = ["Generator", "Design", "manifest_json", "GENERATORS"]
+
+#: Every generator, by name: each :class:`Generator` subclass with a ``name`` registers an
+#: instance of itself when it is defined (in ``generators/`` or anywhere else).
+GENERATORS: dict[str, "Generator"] = {}
 
 
 def manifest_json(manifest: dict) -> str:
@@ -88,14 +92,25 @@ class Design:
 class Generator:
     """Base class of all generators.
 
-    Subclasses set :attr:`name`, :attr:`summary`, :attr:`params` and implement :meth:`build`,
-    :meth:`module_name`, :meth:`stream_formats`, :meth:`field_info`, and optionally
-    :meth:`derive`, :meth:`latency` and :meth:`initiation_interval`.
+    Subclasses set :attr:`name` (defining the class registers it in :data:`GENERATORS`),
+    :attr:`summary`, :attr:`params`, implement :meth:`build` and :meth:`module_name`, and
+    optionally :meth:`derive`. The built component declares its interface and timing once
+    (``ports``, ``latency``, ``initiation_interval``; see :mod:`hdl.ports`) and the manifest
+    reads them from there.
     """
 
     name: str = ""
     summary: str = ""
     params: tuple[Param, ...] = ()
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if not cls.name:
+            return
+        known = GENERATORS.get(cls.name)
+        if known is not None and type(known).__qualname__ != cls.__qualname__:
+            raise ValueError(f"generator name {cls.name!r} is taken by {type(known).__qualname__}")
+        GENERATORS[cls.name] = cls()
 
     def derive(self, params: dict) -> dict:
         """Return values for the AUTO parameters and check cross-parameter rules.
@@ -116,24 +131,6 @@ class Generator:
     def module_name(self, params: dict) -> str:
         raise NotImplementedError
 
-    def stream_formats(self, params: dict) -> dict[str, dict[str, str]]:
-        """Per stream, per payload field (or vector name), the format string for the manifest."""
-        raise NotImplementedError
-
-    def field_info(self, params: dict) -> dict[str, dict[str, FieldInfo]]:
-        """Per stream, per payload field base name (as in :meth:`stream_formats`; ``a`` for
-        ``a[0]``, ``a[1]``, ...), what the field means: a :class:`generators.manifest.FieldInfo`
-        ``(description, values)``, ``values`` being ``{code: meaning}`` for enumerated fields and
-        None otherwise. Every payload field needs an entry; the manifest and ``--help`` render
-        them (see :mod:`generators.manifest` for the ``{k}`` index placeholder)."""
-        raise NotImplementedError
-
-    def latency(self, params: dict) -> int | None:
-        return None
-
-    def initiation_interval(self, params: dict) -> int | None:
-        return None
-
     def elaborate(self, values: dict[str, Any] | None = None) -> Design:
         """Resolve ``values`` and build the design with its manifest."""
         params = self.resolve(values)
@@ -144,21 +141,16 @@ class Generator:
         if hasattr(component, "core"):
             component.core._MustUse__silence = True
         module = self.module_name(params)
-        if hasattr(component, "ports"):
-            # The component declares its interface and timing once (hdl.ports).
-            formats, info = component.ports.formats(), component.ports.field_info()
-            latency, ii = component.latency, component.initiation_interval
-        else:
-            formats, info = self.stream_formats(params), self.field_info(params)
-            latency, ii = self.latency(params), self.initiation_interval(params)
+        ports = component.ports     # the interface and timing, declared once (hdl.ports)
+        info = ports.field_info()
         manifest = build_manifest(
             generator=self.name,
             params={p.name: p.to_json(params[p.name]) for p in self.params},
             module=module,
             component=component,
-            formats=formats,
+            formats=ports.formats(),
             field_info=info,
-            latency=latency,
-            initiation_interval=ii,
+            latency=component.latency,
+            initiation_interval=component.initiation_interval,
         )
         return Design(self, params, component, module, manifest, info)

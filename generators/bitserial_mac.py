@@ -3,14 +3,13 @@ term-serial weights of runtime precision (:class:`hdl.bitserial_mac.BitSerialMAC
 
 from __future__ import annotations
 
-from hdl.bitserial_mac import SERIAL_MODES, BitSerialMAC, precision_width
+from hdl.bitserial_mac import SERIAL_MODES, BitSerialMAC
 from hdl.formats import IntFormat
 from hdl.numbers import dot_product_range
 
 from .accumulator import acc_width_param, derive_acc_width
 from .base import Generator
-from .fields import LAST, group_sum
-from .manifest import FieldInfo
+from .options import acc_is_signed
 from .params import BoolParam, ChoiceParam, FormatParam, IntParam, ParamError
 
 __all__ = ["BitSerialMACGenerator"]
@@ -21,7 +20,7 @@ def _weight_format(params) -> IntFormat:
 
 
 def _acc_signed(params) -> bool:
-    return params["act_format"].signed or params["weight_signed"]
+    return acc_is_signed(params["act_format"], _weight_format(params))
 
 
 class BitSerialMACGenerator(Generator):
@@ -61,40 +60,8 @@ class BitSerialMACGenerator(Generator):
             bits_per_cycle=params["bits_per_cycle"], serial_mode=params["serial_mode"],
             acc_width=params["acc_width"], acc_signed=_acc_signed(params))
 
-    def acc_format(self, params) -> str:
-        return f"{'int' if _acc_signed(params) else 'uint'}{params['acc_width']}"
-
     def module_name(self, params):
         sign = "s" if params["weight_signed"] else "u"
         return (f"bitserial_mac_{params['act_format'].name}_w{params['weight_bits']}{sign}"
                 f"_k{params['lanes']}_{params['serial_mode']}{params['bits_per_cycle']}"
                 f"_acc{params['acc_width']}")
-
-    def stream_formats(self, params):
-        return {
-            "i": {"a": params["act_format"].name, "w": f"uint{params['weight_bits']}",
-                  "prec": f"uint{precision_width(params['weight_bits'])}", "last": "uint1"},
-            "o": {"acc": self.acc_format(params)},
-        }
-
-    def field_info(self, params):
-        signed = params["weight_signed"]
-        coding = "two's complement" if signed else "unsigned"
-        return {
-            "i": {"a": FieldInfo("activation of lane {k}: the beat adds a[{k}] * w[{k}] (with the "
-                                 "other lanes' products) to the accumulator"),
-                  "w": FieldInfo(f"weight field of lane {{k}}: the weight is its low prec bits, "
-                                 f"{coding}; higher bits are ignored"),
-                  "prec": FieldInfo(f"this beat's weight precision in bits, {2 if signed else 1} "
-                                    f"to {params['weight_bits']} (other values give unspecified "
-                                    f"sums)"),
-                  "last": LAST},
-            "o": {"acc": group_sum("a[k] * w[k]", params["acc_width"])},
-        }
-
-    def latency(self, params):
-        # Fixed from the acceptance of a 'last' beat (its final cycle) to the output beat.
-        return 1
-
-    def initiation_interval(self, params):
-        return None   # depends on each beat's precision (bits) or digits (terms)

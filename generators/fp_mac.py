@@ -3,19 +3,16 @@
 
 from __future__ import annotations
 
-from hdl.fp_mac import FpMac, exact_acc_width
+from hdl.fp_mac import ACCUMULATORS, MULTIPLIERS, FpMac, exact_acc_width
+from hdl.numbers import ACC_WIDTH_MAX
 
 from .base import Generator
-from .fields import LAST
-from .manifest import FieldInfo
 from .params import ChoiceParam, FormatParam, IntParam, ParamError
 
-__all__ = ["FpMacGenerator", "FP_MAC_FORMATS", "MAX_EXACT_ACC_WIDTH"]
+__all__ = ["FpMacGenerator", "FP_MAC_FORMATS"]
 
 #: Operand formats (hdl.formats preset names).
 FP_MAC_FORMATS = ("fp8_e4m3", "fp8_e5m2", "fp6_e3m2", "fp6_e2m3", "fp4_e2m1", "fp16", "bf16")
-#: The exact accumulator is offered while its fixed-point register stays within this width.
-MAX_EXACT_ACC_WIDTH = 128
 
 
 class FpMacGenerator(Generator):
@@ -29,24 +26,26 @@ class FpMacGenerator(Generator):
         FormatParam("b_format", default="fp8_e4m3", names=FP_MAC_FORMATS,
                     help="format of the b operands (may differ from a_format)"),
         IntParam("lanes", default=1, min=1, max=32, help="products per beat (K)"),
-        ChoiceParam("accumulator", default="exact", choices=("exact", "fp32"),
-                    help="exact: the sum since the last output is held exactly and rounded once "
-                         "to fp32 on 'last' (only where that register is <= 128 bits: not with "
-                         "bf16); fp32: each beat's exact product sum is added to an fp32 "
-                         "accumulator with one round-to-nearest-even addition"),
-        ChoiceParam("multiplier", default="exact", choices=("exact", "lmul"),
+        ChoiceParam("accumulator", default="exact", choices=ACCUMULATORS,
+                    help=f"exact: the sum since the last output is held exactly and rounded once "
+                         f"to fp32 on 'last' (only where that register is <= {ACC_WIDTH_MAX} "
+                         f"bits: not with bf16); fp32: each beat's exact product sum is added to "
+                         f"an fp32 accumulator with one round-to-nearest-even addition"),
+        ChoiceParam("multiplier", default="exact", choices=MULTIPLIERS,
                     help="exact products, or L-Mul (1 + x_m + y_m + 2^-l(M)) * 2^(x_e + y_e) for "
                          "two normal operands (others exact)"),
     )
 
     def derive(self, params):
+        # The exact accumulator is offered while its register is no wider than any PE's
+        # accumulator may be.
         if params["accumulator"] == "exact":
             width = exact_acc_width(params["a_format"], params["b_format"], params["lanes"])
-            if width > MAX_EXACT_ACC_WIDTH:
+            if width > ACC_WIDTH_MAX:
                 raise ParamError(
                     f"--accumulator: 'exact' is not offered for {params['a_format'].name} x "
                     f"{params['b_format'].name} at lanes={params['lanes']} (needs a {width}-bit "
-                    f"register, limit {MAX_EXACT_ACC_WIDTH}); allowed: fp32")
+                    f"register, limit {ACC_WIDTH_MAX}); allowed: fp32")
         return {}
 
     def build(self, params):
@@ -57,32 +56,3 @@ class FpMacGenerator(Generator):
     def module_name(self, params):
         return (f"fp_mac_{params['a_format'].name}x{params['b_format'].name}_k{params['lanes']}"
                 f"_acc{params['accumulator']}_mul{params['multiplier']}")
-
-    def stream_formats(self, params):
-        return {
-            "i": {"a": params["a_format"].name, "b": params["b_format"].name, "last": "uint1"},
-            "o": {"y": "fp32"},
-        }
-
-    def field_info(self, params):
-        product = "exact" if params["multiplier"] == "exact" else "L-Mul"
-        if params["accumulator"] == "exact":
-            y = ("binary32 code of the accumulation group's sum of all its products, held exactly "
-                 "and rounded once (round to nearest, ties to even)")
-        else:
-            y = ("binary32 code of the accumulation group's sum: each beat's exact product sum "
-                 "added to a binary32 accumulator with one round-to-nearest-even addition")
-        return {
-            "i": {"a": FieldInfo(f"operand a of lane {{k}} ({params['a_format'].name} code): the "
-                                 f"beat adds a[{{k}}] * b[{{k}}] ({product} product) to the sum"),
-                  "b": FieldInfo(f"operand b of lane {{k}} ({params['b_format'].name} code), "
-                                 f"multiplied by a[{{k}}]"),
-                  "last": LAST},
-            "o": {"y": FieldInfo(y + "; NaN operands or Inf x 0 give NaN 0x7FC00000")},
-        }
-
-    def latency(self, params):
-        return 1
-
-    def initiation_interval(self, params):
-        return 1

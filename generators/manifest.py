@@ -36,8 +36,8 @@ whose values name cases, or a flag) also has ``values``: code (the integer as a 
 -> meaning, in ascending code order. A field record's keys come in the order ``name``, ``lsb``,
 ``width``, ``format``, ``description``, ``values``.
 
-Generators declare the meanings once per field base name, as :class:`FieldInfo` from
-:meth:`generators.base.Generator.field_info`; a ``{k}``-style placeholder (one lower-case letter
+Each PE declares the meanings once per field base name, in its interface declaration
+(:class:`hdl.ports.Field`: description and values; :meth:`hdl.ports.Ports.field_info`); a ``{k}``-style placeholder (one lower-case letter
 in braces) in an array field's description becomes the element's index here (``operand a of lane
 3``) and the letter itself in ``generate-verilog GEN --help`` (``operand a of lane k``), see
 :func:`render_description`.
@@ -165,8 +165,8 @@ def build_manifest(*, generator, params, module, component, formats, field_info,
     """Assemble the manifest dict (key order is part of the deterministic output).
 
     ``formats`` and ``field_info`` are per stream, per payload field base name: the format
-    string and the :class:`FieldInfo` (see :meth:`generators.base.Generator.stream_formats` and
-    :meth:`generators.base.Generator.field_info`).
+    string and the ``(description, values)`` pair (see :meth:`hdl.ports.Ports.formats` and
+    :meth:`hdl.ports.Ports.field_info`).
     """
     return {
         "generator": generator,

@@ -2,30 +2,22 @@
 
 from __future__ import annotations
 
-from hdl.mixed_int_pe import MULTIPLIERS, MixedIntPE, lane_product_range
+from hdl.mixed_int_pe import MULTIPLIERS, MixedIntPE, scaled_beat_range
+from hdl.numbers import ACC_BEATS, acc_width_bounds
 
-from .accumulator import ACC_BEATS, acc_width_param, derive_acc_width, sum_width
+from .accumulator import acc_width_param, derive_acc_width
 from .base import Generator
-from .fields import LAST_ENDS_GROUP, group_sum
-from .manifest import FieldInfo
 from .params import ChoiceParam, FormatParam, IntParam
 
 __all__ = ["MixedIntPEGenerator", "ACC_BEATS", "default_acc_width"]
 
 
-def _beat_range(weight_bits, act_format, lanes, scale_format) -> tuple[int, int]:
-    """Smallest and largest ``scale * sum_k (q[k] - zero) * a[k]`` of one beat, raw fixed point
-    (the scale's fraction bits): what one beat adds to the accumulator in the golden model
-    (:mod:`sim.golden.mixed_int_pe`), with the largest scale code."""
-    lo, hi = lane_product_range(weight_bits, act_format)
-    smax = (1 << scale_format.width) - 1
-    return lanes * lo * smax, lanes * hi * smax
-
-
 def default_acc_width(weight_bits, act_format, lanes, scale_format, beats=ACC_BEATS):
     """Width rule: the largest ``|scale * (q - zero) * a|`` times ``lanes * beats``, in two's
-    complement raw fixed point (the scale's fraction bits)."""
-    return sum_width(_beat_range(weight_bits, act_format, lanes, scale_format), beats)
+    complement raw fixed point (the scale's fraction bits): the AUTO ``acc_width`` for
+    ``beats`` = 2^16."""
+    beat = scaled_beat_range(weight_bits, act_format, lanes, scale_format)
+    return acc_width_bounds(beat, auto_beats=beats, frac_bits=scale_format.frac_bits)[0]
 
 
 class MixedIntPEGenerator(Generator):
@@ -57,7 +49,8 @@ class MixedIntPEGenerator(Generator):
 
     def derive(self, params):
         scale = params["scale_format"]
-        beat = _beat_range(params["weight_bits"], params["act_format"], params["lanes"], scale)
+        beat = scaled_beat_range(params["weight_bits"], params["act_format"], params["lanes"],
+                                 scale)
         return derive_acc_width(params, beat, frac_bits=scale.frac_bits)
 
     def build(self, params):
@@ -65,54 +58,7 @@ class MixedIntPEGenerator(Generator):
                           lanes=params["lanes"], scale_format=params["scale_format"],
                           multiplier=params["multiplier"], acc_width=params["acc_width"])
 
-    def acc_format(self, params) -> str:
-        """``q<acc_width-F>.<F>``, as a name: :class:`hdl.formats.FixedFormat` stops at 64 bits,
-        the accumulator at 128."""
-        frac = params["scale_format"].frac_bits
-        return f"q{params['acc_width'] - frac}.{frac}"
-
     def module_name(self, params):
         scale = params["scale_format"].name.replace(".", "p")
         return (f"mixed_int_pe_w{params['weight_bits']}_{params['act_format'].name}"
                 f"_k{params['lanes']}_{scale}_{params['multiplier']}_acc{params['acc_width']}")
-
-    def stream_formats(self, params):
-        code = f"uint{params['weight_bits']}"
-        return {
-            "i": {"a": params["act_format"].name, "q": code, "zero": code,
-                  "scale": params["scale_format"].name, "group_last": "uint1", "last": "uint1"},
-            "o": {"acc": self.acc_format(params)},
-        }
-
-    def field_info(self, params):
-        if params["multiplier"] == "shift_add":
-            scale = ("scale of the group (unsigned fixed point), read on the group's final beat: "
-                     "acc += scale * (the group's sum of (q[k] - zero) * a[k])")
-            group_last = ("ends the scale group: acc += scale * (the group's sum of "
-                          "(q[k] - zero) * a[k]), and that sum restarts")
-        else:
-            scale = ("scale of this beat's weights (unsigned fixed point), applied on every beat; "
-                     "constant over a group it gives the per-group result")
-            group_last = ("ends the scale group (no effect with dequant_first: every beat is "
-                          "scaled on its own)")
-        frac = params["scale_format"].frac_bits
-        return {
-            "i": {"a": FieldInfo("activation of lane {k}"),
-                  "q": FieldInfo("unsigned weight code of lane {k}: the weight is "
-                                 "scale * (q[{k}] - zero)"),
-                  "zero": FieldInfo("zero point of this beat's weight codes, subtracted from "
-                                    "each q[k]"),
-                  "scale": FieldInfo(scale),
-                  "group_last": FieldInfo(group_last),
-                  "last": LAST_ENDS_GROUP},
-            "o": {"acc": group_sum("scale * (q[k] - zero) * a[k]",
-                                   params["acc_width"],
-                                   f", exact; raw fixed point with the scale's {frac} fraction "
-                                   f"bits")},
-        }
-
-    def latency(self, params):
-        return 1
-
-    def initiation_interval(self, params):
-        return 1

@@ -7,10 +7,7 @@ from hdl.systolic_array import DATAFLOWS, OutputStationaryArray, WeightStationar
 
 from .accumulator import acc_width_param, derive_acc_width
 from .base import Generator
-from hdl.numbers import acc_format
-
 from .options import ACCUMULATOR_PARAM, REDUCTION_PARAM, acc_is_signed, option_suffix
-from .manifest import FieldInfo
 from .params import ChoiceParam, FormatParam, IntParam
 
 __all__ = ["SystolicArrayGenerator"]
@@ -64,45 +61,3 @@ class SystolicArrayGenerator(Generator):
         return (f"systolic_{_DATAFLOW_TAGS[params['dataflow']]}_{params['rows']}x{params['cols']}"
                 f"_{params['a_format'].name}x{params['b_format'].name}"
                 f"_acc{params['acc_width']}{option_suffix(params)}")
-
-    def stream_formats(self, params):
-        fa, fb, acc = params["a_format"].name, params["b_format"].name, acc_format(params["acc_width"], signed=acc_is_signed(params["a_format"], params["b_format"])).name
-        if params["dataflow"] == "output_stationary":
-            return {"i": {"a": fa, "b": fb, "last": "uint1"}, "o": {"c": acc, "last": "uint1"}}
-        return {"w": {"w": fb, "last": "uint1"}, "x": {"x": fa}, "y": {"y": acc}}
-
-    def field_info(self, params):
-        wrap = f"modulo 2^{params['acc_width']}"
-        if params["dataflow"] == "output_stationary":
-            return {
-                "i": {"a": FieldInfo("A[{r}][k]: row {r} of column k of the R x K tile A, k = this "
-                                     "beat's position in the tile"),
-                      "b": FieldInfo("B[k][{c}]: column {c} of row k of the K x C tile B, k = this "
-                                     "beat's position in the tile"),
-                      "last": FieldInfo("ends the tile (k = K-1): its R result rows follow on "
-                                        "stream o")},
-                "o": {"c": FieldInfo(f"C[r][{{c}}] of the tile's result C = A @ B, r = this "
-                                     f"beat's position among the R result rows; {wrap}"),
-                      "last": FieldInfo("marks the tile's final result row (r = R-1)")},
-            }
-        return {
-            "w": {"w": FieldInfo("W[r][{c}]: column {c} of weight row r, r = this beat's position "
-                                 "in the load of R beats"),
-                  "last": FieldInfo("ends the load (row r = R-1): vectors accepted after this "
-                                    "beat use the new tile")},
-            "x": {"x": FieldInfo("x[{r}]: element {r} of the input vector, multiplied by row {r} "
-                                 "of W")},
-            "y": {"y": FieldInfo(f"y[{{c}}] = sum over r of x[r] * W[r][{{c}}] for one input "
-                                 f"vector; {wrap}")},
-        }
-
-    def latency(self, params):
-        # Output-stationary: row r of a tile leaves C + r cycles after its last beat, so no
-        # single number describes every output beat.
-        if params["dataflow"] == "output_stationary":
-            return None
-        return params["rows"] + params["cols"] - 1
-
-    def initiation_interval(self, params):
-        # Output-stationary tiles shorter than max(R, C) k-steps slow the input down.
-        return None if params["dataflow"] == "output_stationary" else 1

@@ -8,21 +8,26 @@ the one representation of :mod:`hdl.term_recoding`, and a single term-serial shi
 serves all data types: a beat takes two cycles when some lane's weight needs two terms, else one.
 
 :class:`BitmodMACCore` is the datapath (clock enable, no handshake); :class:`BitmodMAC` wraps it
-with ``lib.stream`` input and output streams.
+with ``lib.stream`` input and output streams (:class:`hdl.streaming.StreamPE`);
+:func:`bitmod_mac_ports` declares their interface once. The PE's number rules (weight grid,
+value ranges, group sum width) are here too.
 """
 
 from __future__ import annotations
 
-from amaranth.hdl import Cat, Module, Mux, Signal, signed, unsigned
-from amaranth.lib import data, stream, wiring
+from amaranth.hdl import Cat, Module, Mux, Signal, signed
+from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from .formats import FixedFormat, IntFormat
-from .streaming import connect_enabled_core
+from .numbers import ACC_BEATS, acc_format, sum_width
+from .ports import LAST_ENDS_GROUP, Field, Ports, Stream, flag, group_sum
+from .streaming import StreamPE
 from .term_recoding import signed_power_terms, term_layout, term_sum
 
-__all__ = ["BitmodDecoder", "BitmodMACCore", "BitmodMAC", "DTYPES", "grid_value", "MAX_EXP",
-           "grid_range"]
+__all__ = ["BitmodDecoder", "BitmodMACCore", "BitmodMAC", "bitmod_mac_ports", "DTYPES",
+           "grid_value", "MAX_EXP", "grid_range", "dtype_values", "beat_range",
+           "scaled_beat_range", "group_sum_width"]
 
 #: dtype code -> name; codes 6 and 7 are invalid.
 DTYPES = {0: "INT", 1: "FP", 2: "ER_POS", 3: "ER_NEG", 4: "EA_POS", 5: "EA_NEG"}
@@ -56,8 +61,75 @@ def grid_range(weight_bits: int) -> tuple[int, int]:
     return min(values), max(values)
 
 
-def _act_shape(fmt: IntFormat):
-    return signed(fmt.width) if fmt.signed else unsigned(fmt.width)
+def dtype_values(weight_bits: int) -> dict[int, str]:
+    """``dtype`` code -> what the weight codes mean under it (from :func:`grid_value`, the
+    hardware's own table)."""
+    n = 1 << weight_bits
+    negative_zero = n >> 1   # sign bit set, magnitude 0
+    int_values = [grid_value(code, 0, weight_bits) for code in range(n)]
+    magnitudes = ", ".join(str(grid_value(code, 1, weight_bits)) for code in range(negative_zero))
+    values = {
+        0: f"{DTYPES[0]}: two's complement, {min(int_values)} to {max(int_values)}",
+        1: f"{DTYPES[1]}: sign-magnitude (top bit the sign), magnitudes {magnitudes} by "
+           f"magnitude code; the negative-zero code is 0",
+    }
+    for dtype in range(2, len(DTYPES)):
+        special = grid_value(negative_zero, dtype, weight_bits)
+        values[dtype] = f"{DTYPES[dtype]}: {DTYPES[1]}, but the negative-zero code is {special:+d}"
+    for dtype in range(len(DTYPES), 8):
+        values[dtype] = "invalid: the weights count as 0 and the output beat's error is set"
+    return values
+
+
+def beat_range(act_format: IntFormat, weight_bits: int, lanes: int) -> tuple[int, int]:
+    """Smallest and largest ``sum_k a[k] * w[k]`` of one beat (any valid dtype)."""
+    wlo, whi = grid_range(weight_bits)
+    corners = [x * y for x in (act_format.min, act_format.max) for y in (wlo, whi)]
+    return lanes * min(corners), lanes * max(corners)
+
+
+def scaled_beat_range(act_format: IntFormat, weight_bits: int, lanes: int,
+                      scale_format: FixedFormat) -> tuple[int, int]:
+    """What one beat adds to the accumulator, raw (the scale's fraction bits): its products
+    times the largest scale code (a one-beat group)."""
+    scale_max = (1 << scale_format.width) - 1
+    lo, hi = beat_range(act_format, weight_bits, lanes)
+    return lo * scale_max, hi * scale_max
+
+
+def group_sum_width(act_format: IntFormat, weight_bits: int, lanes: int) -> int:
+    """Width of the group sum register: no overflow within :data:`hdl.numbers.ACC_BEATS`
+    beats."""
+    return sum_width(beat_range(act_format, weight_bits, lanes), ACC_BEATS)
+
+
+def bitmod_mac_ports(act_format: IntFormat, weight_bits: int, lanes: int,
+                     scale_format: FixedFormat, acc_width: int) -> Ports:
+    """The interface of :class:`BitmodMAC` (and of its core, which adds ``done``)."""
+    frac = scale_format.frac_bits
+    return Ports([
+        Stream("i", "in", [
+            Field("a", act_format, "activation of lane {k}: the beat adds a[{k}] * w[{k}] (with "
+                                   "the other lanes' products) to the group sum", lanes=lanes),
+            Field("w", IntFormat(weight_bits, signed=False),
+                  "weight code of lane {k}, decoded under this beat's dtype", lanes=lanes),
+            Field("dtype", IntFormat(3, signed=False), "data type of this beat's weight codes",
+                  role="control", values=dtype_values(weight_bits)),
+            Field("scale", scale_format, "scale of the group (unsigned fixed point), read on the "
+                                         "group's final beat: acc += scale * (the group's sum)"),
+            flag("group_last", "ends the scale group: acc += scale * (the group's sum of "
+                               "a[k] * w[k]), and that sum restarts"),
+            LAST_ENDS_GROUP]),
+        Stream("o", "out", [
+            Field("acc", acc_format(acc_width, frac_bits=frac, fixed=True),
+                  group_sum("scale * a[k] * w[k]", acc_width,
+                            f", exact; raw fixed point with the scale's {frac} fraction bits"),
+                  role="result"),
+            flag("error", "flags an invalid dtype (6 or 7) in the accumulation group",
+                 role="status",
+                 values={0: "every beat's dtype was valid",
+                         1: "some beat had dtype 6 or 7: its weights counted as 0"})]),
+    ])
 
 
 class BitmodDecoder(wiring.Component):
@@ -128,36 +200,33 @@ class BitmodMACCore(wiring.Component):
     lanes : int
     scale_format : FixedFormat
         Unsigned fixed point.
-    group_width : int
-        Width of the group sum register (wraps beyond).
     acc_width : int
         Width of the accumulator and ``result`` (two's complement; wraps beyond).
+    group_width : int, optional
+        Width of the group sum register (wraps beyond); by default
+        :func:`group_sum_width`, which cannot overflow within 2^16 beats.
+
+    Interface: :func:`bitmod_mac_ports` (``ports``), with ``result`` the field ``acc``, plus the
+    output ``done``.
 
     Latency: ``result_valid`` follows the ``done`` cycle of a ``last`` beat by one enabled cycle.
+    Initiation interval: data-dependent (1 or 2 enabled cycles per beat).
     """
 
     def __init__(self, *, act_format: IntFormat, weight_bits: int, lanes: int,
-                 scale_format: FixedFormat, group_width: int, acc_width: int):
+                 scale_format: FixedFormat, acc_width: int, group_width: int | None = None):
         self.act_format = act_format
         self.weight_bits = weight_bits
         self.lanes = lanes
         self.scale_format = scale_format
-        self.group_width = group_width
+        self.group_width = (group_sum_width(act_format, weight_bits, lanes)
+                            if group_width is None else group_width)
         self.acc_width = acc_width
-        super().__init__({
-            "en": In(1),
-            "valid": In(1),
-            "a": In(data.ArrayLayout(_act_shape(act_format), lanes)),
-            "w": In(data.ArrayLayout(unsigned(weight_bits), lanes)),
-            "dtype": In(3),
-            "scale": In(unsigned(scale_format.width)),
-            "group_last": In(1),
-            "last": In(1),
-            "done": Out(1),
-            "result": Out(signed(acc_width)),
-            "error": Out(1),
-            "result_valid": Out(1),
-        })
+        self.ports = bitmod_mac_ports(act_format, weight_bits, lanes, scale_format, acc_width)
+        # Fixed from the acceptance of a 'last' beat (its final cycle) to the output beat.
+        self.latency = 1
+        self.initiation_interval = None   # 1 or 2 cycles per beat, depending on the weights
+        super().__init__({**self.ports.core_members(), "done": Out(1)})
 
     def elaborate(self, platform):
         m = Module()
@@ -210,40 +279,22 @@ class BitmodMACCore(wiring.Component):
         return m
 
 
-class BitmodMAC(wiring.Component):
-    """Stream wrapper of :class:`BitmodMACCore`.
+class BitmodMAC(StreamPE):
+    """Stream wrapper of :class:`BitmodMACCore` (interface: :func:`bitmod_mac_ports`).
 
     Input stream ``i``: payload ``a[0..K-1]``, ``w[0..K-1]``, ``dtype``, ``scale``,
     ``group_last``, ``last``. Output stream ``o``: payload ``acc`` (signed fixed point with the
     scale's fraction bits) and ``error``, one beat per input beat with ``last`` = 1.
 
-    An input beat is accepted in the core's final cycle for it; the core advances only while the
-    output register is empty or being read, so no beat is lost or repeated under back-pressure.
+    An input beat is accepted in the core's final cycle for it (``done``); the core advances
+    only while the output register is empty or being read, so no beat is lost or repeated under
+    back-pressure.
+
+    Parameters are those of :class:`BitmodMACCore`.
 
     Latency: 1 cycle from accepting a ``last`` beat to ``o.valid``. Initiation interval:
     data-dependent (1 or 2 cycles per beat).
     """
 
     def __init__(self, **params):
-        self._core_params = params
-        lanes = params["lanes"]
-        super().__init__({
-            "i": In(stream.Signature(data.StructLayout({
-                "a": data.ArrayLayout(_act_shape(params["act_format"]), lanes),
-                "w": data.ArrayLayout(unsigned(params["weight_bits"]), lanes),
-                "dtype": 3,
-                "scale": unsigned(params["scale_format"].width),
-                "group_last": 1,
-                "last": 1,
-            }))),
-            "o": Out(stream.Signature(data.StructLayout({
-                "acc": signed(params["acc_width"]),
-                "error": 1,
-            }))),
-        })
-
-    def elaborate(self, platform):
-        m = Module()
-        m.submodules.core = core = BitmodMACCore(**self._core_params)
-        connect_enabled_core(m, core, self.i, self.o, result_field="acc")
-        return m
+        super().__init__(BitmodMACCore(**params))

@@ -11,16 +11,18 @@ until then. :class:`BitSerialMAC` wraps it with ``lib.stream`` input and output 
 
 from __future__ import annotations
 
-from amaranth.hdl import Array, Cat, Module, Mux, Signal, signed, unsigned
-from amaranth.lib import data, stream, wiring
-from amaranth.lib.wiring import In, Out
+from amaranth.hdl import Array, Cat, Module, Mux, Signal, signed
+from amaranth.lib import wiring
+from amaranth.lib.wiring import Out
 
 from .formats import IntFormat
-from .numbers import dot_product_range, min_signed_width
-from .streaming import connect_enabled_core
+from .numbers import acc_format, dot_product_range, min_signed_width
+from .ports import LAST, Field, Ports, Stream, group_sum
+from .streaming import StreamPE
 from .term_recoding import LowestTermPicker, NafRecoder, adder_tree, term_sum
 
-__all__ = ["BitSerialMACCore", "BitSerialMAC", "SERIAL_MODES", "precision_width"]
+__all__ = ["BitSerialMACCore", "BitSerialMAC", "bitserial_mac_ports", "SERIAL_MODES",
+           "precision_width"]
 
 SERIAL_MODES = ("bits", "terms")
 
@@ -30,8 +32,25 @@ def precision_width(weight_bits: int) -> int:
     return weight_bits.bit_length()
 
 
-def _act_shape(fmt: IntFormat):
-    return signed(fmt.width) if fmt.signed else unsigned(fmt.width)
+def bitserial_mac_ports(act_format: IntFormat, weight_bits: int, weight_signed: bool,
+                        lanes: int, acc_width: int, acc_signed: bool) -> Ports:
+    """The interface of :class:`BitSerialMAC` (and of its core, which adds ``done``)."""
+    coding = "two's complement" if weight_signed else "unsigned"
+    return Ports([
+        Stream("i", "in", [
+            Field("a", act_format, "activation of lane {k}: the beat adds a[{k}] * w[{k}] (with "
+                                   "the other lanes' products) to the accumulator", lanes=lanes),
+            Field("w", f"uint{weight_bits}", f"weight field of lane {{k}}: the weight is its low "
+                                             f"prec bits, {coding}; higher bits are ignored",
+                  lanes=lanes),
+            Field("prec", f"uint{precision_width(weight_bits)}",
+                  f"this beat's weight precision in bits, {2 if weight_signed else 1} to "
+                  f"{weight_bits} (other values give unspecified sums)", role="control"),
+            LAST]),
+        Stream("o", "out", [
+            Field("acc", acc_format(acc_width, signed=acc_signed),
+                  group_sum("a[k] * w[k]", acc_width), role="result")]),
+    ])
 
 
 class BitSerialMACCore(wiring.Component):
@@ -69,7 +88,11 @@ class BitSerialMACCore(wiring.Component):
         Accumulator width; sums wrap modulo ``2**acc_width``.
     acc_signed : bool
 
+    Ports: those of :func:`bitserial_mac_ports` as a clock-enabled core (see
+    :meth:`hdl.ports.Ports.core_members`), plus ``done``.
+
     Latency: ``result_valid`` follows the ``done`` cycle of a ``last`` beat by one enabled cycle.
+    Initiation interval: data-dependent (the cycles per beat above).
     """
 
     def __init__(self, *, act_format: IntFormat, weight_bits: int, weight_signed: bool,
@@ -87,17 +110,13 @@ class BitSerialMACCore(wiring.Component):
         self.serial_mode = serial_mode
         self.acc_width = acc_width
         self.acc_signed = acc_signed
-        super().__init__({
-            "en": In(1),
-            "valid": In(1),
-            "last": In(1),
-            "a": In(data.ArrayLayout(_act_shape(act_format), lanes)),
-            "w": In(data.ArrayLayout(unsigned(weight_bits), lanes)),
-            "prec": In(precision_width(weight_bits)),
-            "done": Out(1),
-            "result": Out(signed(acc_width) if acc_signed else unsigned(acc_width)),
-            "result_valid": Out(1),
-        })
+        self.ports = bitserial_mac_ports(act_format, weight_bits, weight_signed, lanes, acc_width,
+                                         acc_signed)
+        # Fixed from the acceptance of a 'last' beat (its final cycle) to the output beat.
+        self.latency = 1
+        # Depends on each beat's precision (bits) or non-zero digits (terms).
+        self.initiation_interval = None
+        super().__init__({**self.ports.core_members(), "done": Out(1)})
 
     def _beat_width(self) -> int:
         wfmt = IntFormat(self.weight_bits, self.weight_signed)
@@ -238,8 +257,8 @@ class BitSerialMACCore(wiring.Component):
         return m
 
 
-class BitSerialMAC(wiring.Component):
-    """Stream wrapper of :class:`BitSerialMACCore`.
+class BitSerialMAC(StreamPE):
+    """Stream wrapper of :class:`BitSerialMACCore` (interface: :func:`bitserial_mac_ports`).
 
     Input stream ``i``: payload ``a[0..K-1]``, ``w[0..K-1]``, ``prec``, ``last``. Output stream
     ``o``: payload ``acc``, one beat per input beat with ``last`` = 1, carrying the sum of
@@ -249,30 +268,11 @@ class BitSerialMAC(wiring.Component):
     stream holds it, as the stream contract requires. The core advances only while the output
     register is empty or being read, so no beat is lost or repeated under back-pressure.
 
+    Parameters are those of :class:`BitSerialMACCore`.
+
     Latency: 1 cycle from accepting a ``last`` beat to ``o.valid``. Initiation interval:
     data-dependent (see :class:`BitSerialMACCore`).
     """
 
     def __init__(self, **params):
-        self._core_params = params
-        act_format = params["act_format"]
-        lanes = params["lanes"]
-        acc_width = params["acc_width"]
-        acc_signed = params.get("acc_signed", True)
-        super().__init__({
-            "i": In(stream.Signature(data.StructLayout({
-                "a": data.ArrayLayout(_act_shape(act_format), lanes),
-                "w": data.ArrayLayout(unsigned(params["weight_bits"]), lanes),
-                "prec": precision_width(params["weight_bits"]),
-                "last": 1,
-            }))),
-            "o": Out(stream.Signature(data.StructLayout({
-                "acc": signed(acc_width) if acc_signed else unsigned(acc_width),
-            }))),
-        })
-
-    def elaborate(self, platform):
-        m = Module()
-        m.submodules.core = core = BitSerialMACCore(**self._core_params)
-        connect_enabled_core(m, core, self.i, self.o, result_field="acc")
-        return m
+        super().__init__(BitSerialMACCore(**params))

@@ -99,7 +99,7 @@ class Exp2(wiring.Component):
 
     Parameters
     ----------
-    widths : generators.softmax.SoftmaxWidths
+    widths : hdl.softmax.SoftmaxWidths
         Uses ``in_frac``, ``t_frac`` (T), ``log2e_frac`` (C), ``log2e``, ``table_bits``,
         ``interp_bits`` and ``exp_frac`` (P).
     u_width : int

@@ -10,7 +10,8 @@ Pieces, each usable alone:
 * :class:`FpMacCore` -- K product units, an exact per-beat sum, and either an exact fixed-point
   accumulator rounded once to binary32 on ``last`` or a binary32 accumulator with one
   roundTiesToEven addition per beat; clock enable, no handshake;
-* :class:`FpMac` -- the ``lib.stream`` wrapper.
+* :func:`fp_mac_ports` -- the PE's interface, declared once (:mod:`hdl.ports`);
+* :class:`FpMac` -- the ``lib.stream`` wrapper (:class:`hdl.streaming.StreamPE`).
 """
 
 from __future__ import annotations
@@ -18,18 +19,23 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed
-from amaranth.lib import data, stream, wiring
+from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from .formats import FixedFormat, Format, MiniFloatFormat
 from .fp_round import FP32_NEG_ZERO, fp32_accumulate, fp32_result
-from .streaming import connect_enabled_core
+from .numbers import ACC_BEATS
+from .ports import LAST, Field, Ports, Stream
+from .streaming import StreamPE
 
 __all__ = ["OperandSpec", "operand_spec", "lmul_offset_bits", "FloatProduct", "product_frame",
-           "lane_sum", "FpMacCore", "FpMac", "exact_acc_width", "ACC_BEATS"]
+           "lane_sum", "FpMacCore", "FpMac", "fp_mac_ports", "exact_acc_width", "ACCUMULATORS",
+           "MULTIPLIERS"]
 
-#: The exact accumulator never overflows within this many beats of largest products.
-ACC_BEATS = 2 ** 16
+#: How the products are accumulated over beats (see :class:`FpMacCore`).
+ACCUMULATORS = ("exact", "fp32")
+#: Product units the PE offers (see :class:`FloatProduct`).
+MULTIPLIERS = ("exact", "lmul")
 
 
 @dataclass(frozen=True)
@@ -205,9 +211,34 @@ def lane_sum(m: Module, products, prefix: str = "dot"):
 
 
 def exact_acc_width(a_fmt: Format, b_fmt: Format, lanes: int, beats: int = ACC_BEATS) -> int:
-    """Width of the exact accumulator: ``beats * lanes`` largest products plus a sign bit."""
+    """Width of the exact accumulator: ``beats * lanes`` largest products plus a sign bit (it
+    never overflows within :data:`hdl.numbers.ACC_BEATS` beats)."""
     _, width = product_frame(operand_spec(a_fmt), operand_spec(b_fmt))
     return width + (lanes * beats - 1).bit_length() + 1
+
+
+def fp_mac_ports(a_format: Format, b_format: Format, lanes: int, accumulator: str = "exact",
+                 multiplier: str = "exact") -> Ports:
+    """The interface of :class:`FpMac` (and of its core)."""
+    product = "exact" if multiplier == "exact" else "L-Mul"
+    if accumulator == "exact":
+        y = ("binary32 code of the accumulation group's sum of all its products, held exactly "
+             "and rounded once (round to nearest, ties to even)")
+    else:
+        y = ("binary32 code of the accumulation group's sum: each beat's exact product sum "
+             "added to a binary32 accumulator with one round-to-nearest-even addition")
+    return Ports([
+        Stream("i", "in", [
+            Field("a", a_format, f"operand a of lane {{k}} ({a_format.name} code): the beat adds "
+                                 f"a[{{k}}] * b[{{k}}] ({product} product) to the sum",
+                  lanes=lanes),
+            Field("b", b_format, f"operand b of lane {{k}} ({b_format.name} code), multiplied by "
+                                 f"a[{{k}}]", lanes=lanes),
+            LAST]),
+        Stream("o", "out", [
+            Field("y", "fp32", y + "; NaN operands or Inf x 0 give NaN 0x7FC00000",
+                  role="result")]),
+    ])
 
 
 class FpMacCore(wiring.Component):
@@ -232,19 +263,22 @@ class FpMacCore(wiring.Component):
     accumulator : {"exact", "fp32"}
     multiplier : {"exact", "lmul"}
 
+    Interface: :func:`fp_mac_ports` (``ports``), with ``result`` the field ``y``.
+
     Latency: ``result_valid`` one enabled cycle after the ``last`` beat; one beat per cycle.
     """
 
     def __init__(self, *, a_format: Format, b_format: Format, lanes: int,
                  accumulator: str = "exact", multiplier: str = "exact"):
+        if accumulator not in ACCUMULATORS:
+            raise ValueError(f"accumulator must be one of {', '.join(ACCUMULATORS)}, "
+                             f"not {accumulator!r}")
         self.a_spec, self.b_spec = operand_spec(a_format), operand_spec(b_format)
         self.lanes, self.accumulator, self.multiplier = lanes, accumulator, multiplier
-        super().__init__({
-            "en": In(1), "valid": In(1), "last": In(1),
-            "a": In(data.ArrayLayout(a_format.width, lanes)),
-            "b": In(data.ArrayLayout(b_format.width, lanes)),
-            "result": Out(32), "result_valid": Out(1),
-        })
+        self.ports = fp_mac_ports(a_format, b_format, lanes, accumulator, multiplier)
+        self.latency = 1
+        self.initiation_interval = 1
+        super().__init__(self.ports.core_members())
 
     def elaborate(self, platform):
         m = Module()
@@ -295,33 +329,17 @@ class FpMacCore(wiring.Component):
         return m
 
 
-class FpMac(wiring.Component):
-    """Stream wrapper of :class:`FpMacCore`.
+class FpMac(StreamPE):
+    """Stream wrapper of :class:`FpMacCore` (interface: :func:`fp_mac_ports`).
 
     Input stream ``i``: payload ``a[0..K-1]``, ``b[0..K-1]`` (codes), ``last``. Output stream
-    ``o``: payload ``y`` (binary32 code), one beat per input beat with ``last``.
+    ``o``: payload ``y`` (binary32 code), one beat per input beat with ``last``. It takes one
+    beat per cycle while ``o.ready`` is high and never drops or repeats a beat.
 
-    The datapath advances when the output register is empty or being read: one beat per cycle
-    while ``o.ready`` is high, no beat lost or repeated under back-pressure.
+    Parameters are those of :class:`FpMacCore`.
 
     Latency: 1 cycle from accepting a ``last`` beat to ``o.valid``. Initiation interval: 1.
     """
 
-    def __init__(self, *, a_format: Format, b_format: Format, lanes: int,
-                 accumulator: str = "exact", multiplier: str = "exact"):
-        self._core_params = dict(a_format=a_format, b_format=b_format, lanes=lanes,
-                                 accumulator=accumulator, multiplier=multiplier)
-        super().__init__({
-            "i": In(stream.Signature(data.StructLayout({
-                "a": data.ArrayLayout(a_format.width, lanes),
-                "b": data.ArrayLayout(b_format.width, lanes),
-                "last": 1,
-            }))),
-            "o": Out(stream.Signature(data.StructLayout({"y": 32}))),
-        })
-
-    def elaborate(self, platform):
-        m = Module()
-        m.submodules.core = core = FpMacCore(**self._core_params)
-        connect_enabled_core(m, core, self.i, self.o, result_field="y")
-        return m
+    def __init__(self, **params):
+        super().__init__(FpMacCore(**params))

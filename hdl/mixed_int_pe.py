@@ -13,29 +13,29 @@ and ``K`` activations. Two product structures compute the same exact result:
 
 :class:`ShiftAddProducts` and :class:`DequantFirstProducts` are the per-beat product units (pure
 combinational logic) so that they can be synthesized alone; :class:`MixedIntPECore` is the clock-enabled
-datapath around either; :class:`MixedIntPE` its stream wrapper.
+datapath around either; :class:`MixedIntPE` its stream wrapper (:class:`hdl.streaming.StreamPE`);
+:func:`mixed_int_pe_ports` declares their interface once. The PE's number rules (value ranges, group
+sum width) are here too: :func:`lane_product_range`, :func:`scaled_beat_range`,
+:func:`group_sum_width`.
 """
 
 from __future__ import annotations
 
-from amaranth.hdl import Module, Mux, Shape, Signal, signed, unsigned
-from amaranth.lib import data, stream, wiring
+from amaranth.hdl import Module, Mux, Signal, signed, unsigned
+from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
 from .formats import FixedFormat, IntFormat
-from .numbers import min_signed_width
-from .streaming import connect_enabled_core
+from .numbers import ACC_BEATS, acc_format, min_signed_width, sum_width
+from .ports import LAST_ENDS_GROUP, Field, Ports, Stream, flag, group_sum, shape_of
+from .streaming import StreamPE
 
 __all__ = [
     "MULTIPLIERS", "ShiftAddProducts", "DequantFirstProducts", "MixedIntPECore", "MixedIntPE",
-    "lane_product_range", "group_sum_width",
+    "mixed_int_pe_ports", "lane_product_range", "scaled_beat_range", "group_sum_width",
 ]
 
 MULTIPLIERS = ("shift_add", "dequant_first")
-
-
-def _shape(fmt: IntFormat) -> Shape:
-    return signed(fmt.width) if fmt.signed else unsigned(fmt.width)
 
 
 def lane_product_range(weight_bits: int, act_format: IntFormat) -> tuple[int, int]:
@@ -45,10 +45,53 @@ def lane_product_range(weight_bits: int, act_format: IntFormat) -> tuple[int, in
     return min(corners), max(corners)
 
 
+def scaled_beat_range(weight_bits: int, act_format: IntFormat, lanes: int,
+                      scale_format: FixedFormat) -> tuple[int, int]:
+    """Smallest and largest ``scale * sum_k (q[k] - zero) * a[k]`` of one beat, raw fixed point
+    (the scale's fraction bits), with the largest scale code: what one beat adds to the
+    accumulator (a one-beat group)."""
+    lo, hi = lane_product_range(weight_bits, act_format)
+    smax = (1 << scale_format.width) - 1
+    return lanes * lo * smax, lanes * hi * smax
+
+
 def group_sum_width(weight_bits: int, act_format: IntFormat, lanes: int, beats: int) -> int:
     """Two's complement width of an integer group sum of ``beats`` beats that cannot overflow."""
     lo, hi = lane_product_range(weight_bits, act_format)
-    return min_signed_width(lanes * beats * lo, lanes * beats * hi)
+    return sum_width((lanes * lo, lanes * hi), beats)
+
+
+def mixed_int_pe_ports(weight_bits: int, act_format: IntFormat, lanes: int,
+                       scale_format: FixedFormat, multiplier: str, acc_width: int) -> Ports:
+    """The interface of :class:`MixedIntPE` (and of its core)."""
+    code = IntFormat(weight_bits, signed=False)
+    if multiplier == "shift_add":
+        scale = ("scale of the group (unsigned fixed point), read on the group's final beat: "
+                 "acc += scale * (the group's sum of (q[k] - zero) * a[k])")
+        group_last = ("ends the scale group: acc += scale * (the group's sum of "
+                      "(q[k] - zero) * a[k]), and that sum restarts")
+    else:
+        scale = ("scale of this beat's weights (unsigned fixed point), applied on every beat; "
+                 "constant over a group it gives the per-group result")
+        group_last = ("ends the scale group (no effect with dequant_first: every beat is "
+                      "scaled on its own)")
+    frac = scale_format.frac_bits
+    return Ports([
+        Stream("i", "in", [
+            Field("a", act_format, "activation of lane {k}", lanes=lanes),
+            Field("q", code, "unsigned weight code of lane {k}: the weight is "
+                             "scale * (q[{k}] - zero)", lanes=lanes),
+            Field("zero", code, "zero point of this beat's weight codes, subtracted from each "
+                                "q[k]"),
+            Field("scale", scale_format, scale),
+            flag("group_last", group_last),
+            LAST_ENDS_GROUP]),
+        Stream("o", "out", [
+            Field("acc", acc_format(acc_width, frac_bits=frac, fixed=True),
+                  group_sum("scale * (q[k] - zero) * a[k]", acc_width,
+                            f", exact; raw fixed point with the scale's {frac} fraction bits"),
+                  role="result")]),
+    ])
 
 
 def _adder_tree(m: Module, values, name: str):
@@ -111,7 +154,7 @@ class ShiftAddProducts(wiring.Component):
         self.act_format = act_format
         self.lanes = lanes
         super().__init__({
-            "a": In(data.ArrayLayout(_shape(act_format), lanes)),
+            "a": In(data.ArrayLayout(shape_of(act_format), lanes)),
             "q": In(data.ArrayLayout(unsigned(weight_bits), lanes)),
             "zero": In(unsigned(weight_bits)),
             "dot": Out(signed(group_sum_width(weight_bits, act_format, lanes, 1))),
@@ -150,14 +193,13 @@ class DequantFirstProducts(wiring.Component):
         self.act_format = act_format
         self.lanes = lanes
         self.scale_format = scale_format
-        lo, hi = lane_product_range(weight_bits, act_format)
-        smax = (1 << scale_format.width) - 1
         super().__init__({
-            "a": In(data.ArrayLayout(_shape(act_format), lanes)),
+            "a": In(data.ArrayLayout(shape_of(act_format), lanes)),
             "q": In(data.ArrayLayout(unsigned(weight_bits), lanes)),
             "zero": In(unsigned(weight_bits)),
             "scale": In(unsigned(scale_format.width)),
-            "dot": Out(signed(min_signed_width(lanes * lo * smax, lanes * hi * smax))),
+            "dot": Out(signed(min_signed_width(*scaled_beat_range(weight_bits, act_format, lanes,
+                                                                  scale_format)))),
         })
 
     def elaborate(self, platform):
@@ -201,12 +243,14 @@ class MixedIntPECore(wiring.Component):
     multiplier : {"shift_add", "dequant_first"}
     acc_width : int
 
+    Interface: :func:`mixed_int_pe_ports` (``ports``), with ``result`` the field ``acc``.
+
     Latency: a beat with ``last`` in (enabled) cycle t gives ``result_valid`` in cycle t + 1;
-    ``result_valid`` is high for exactly one enabled cycle per result.
+    ``result_valid`` is high for exactly one enabled cycle per result; one beat per cycle.
     """
 
     #: A group sum register that cannot overflow in groups of this many beats.
-    GROUP_BEATS = 2 ** 16
+    GROUP_BEATS = ACC_BEATS
 
     def __init__(self, *, weight_bits: int, act_format: IntFormat, lanes: int,
                  scale_format: FixedFormat, multiplier: str, acc_width: int):
@@ -220,18 +264,11 @@ class MixedIntPECore(wiring.Component):
         self.acc_width = acc_width
         self.group_width = min(acc_width,
                                group_sum_width(weight_bits, act_format, lanes, self.GROUP_BEATS))
-        super().__init__({
-            "en": In(1),
-            "valid": In(1),
-            "a": In(data.ArrayLayout(_shape(act_format), lanes)),
-            "q": In(data.ArrayLayout(unsigned(weight_bits), lanes)),
-            "zero": In(unsigned(weight_bits)),
-            "scale": In(unsigned(scale_format.width)),
-            "group_last": In(1),
-            "last": In(1),
-            "result": Out(signed(acc_width)),
-            "result_valid": Out(1),
-        })
+        self.ports = mixed_int_pe_ports(weight_bits, act_format, lanes, scale_format, multiplier,
+                                        acc_width)
+        self.latency = 1
+        self.initiation_interval = 1
+        super().__init__(self.ports.core_members())
 
     def product_unit(self) -> wiring.Component:
         """A fresh product unit of this core's configuration (also used by the area report)."""
@@ -277,38 +314,18 @@ class MixedIntPECore(wiring.Component):
         return m
 
 
-class MixedIntPE(wiring.Component):
-    """Stream wrapper of :class:`MixedIntPECore`.
+class MixedIntPE(StreamPE):
+    """Stream wrapper of :class:`MixedIntPECore` (interface: :func:`mixed_int_pe_ports`).
 
     Input stream ``i``: payload ``a[0..K-1]``, ``q[0..K-1]``, ``zero``, ``scale``, ``group_last``,
     ``last``. Output stream ``o``: payload ``acc`` (signed fixed point, ``acc_width`` bits, the
-    scale's fraction bits), one beat per input beat with ``last``.
+    scale's fraction bits), one beat per input beat with ``last``. It takes one beat per cycle
+    while ``o.ready`` is high and never drops or repeats a beat.
 
-    The datapath advances when the output register is empty or being read: one beat per cycle
-    while ``o.ready`` is high, no beat dropped or repeated under back-pressure.
+    Parameters are those of :class:`MixedIntPECore`.
 
     Latency: 1 cycle from accepting a ``last`` beat to ``o.valid``. Initiation interval: 1.
     """
 
-    def __init__(self, *, weight_bits: int, act_format: IntFormat, lanes: int,
-                 scale_format: FixedFormat, multiplier: str, acc_width: int):
-        self._core_params = dict(weight_bits=weight_bits, act_format=act_format, lanes=lanes,
-                                 scale_format=scale_format, multiplier=multiplier,
-                                 acc_width=acc_width)
-        super().__init__({
-            "i": In(stream.Signature(data.StructLayout({
-                "a": data.ArrayLayout(_shape(act_format), lanes),
-                "q": data.ArrayLayout(unsigned(weight_bits), lanes),
-                "zero": unsigned(weight_bits),
-                "scale": unsigned(scale_format.width),
-                "group_last": 1,
-                "last": 1,
-            }))),
-            "o": Out(stream.Signature(data.StructLayout({"acc": signed(acc_width)}))),
-        })
-
-    def elaborate(self, platform):
-        m = Module()
-        m.submodules.core = core = MixedIntPECore(**self._core_params)
-        connect_enabled_core(m, core, self.i, self.o, result_field="acc")
-        return m
+    def __init__(self, **params):
+        super().__init__(MixedIntPECore(**params))

@@ -2,24 +2,51 @@
 accumulator.
 
 :class:`MxDotCore` is the datapath (clock enable, no handshake); :class:`MxDot` is the
-``lib.stream`` wrapper.
+``lib.stream`` wrapper (:class:`hdl.streaming.StreamPE`); :func:`mx_dot_ports` declares their
+interface once.
 """
 
 from __future__ import annotations
 
 from amaranth.hdl import Module, Mux, Signal, signed
-from amaranth.lib import data, stream, wiring
-from amaranth.lib.wiring import In, Out
+from amaranth.lib import wiring
 
 from .fp_mac import FloatProduct, lane_sum, operand_spec, product_frame
 from .fp_round import FP32_NEG_ZERO, fp32_accumulate
-from .mx import BLOCK_SIZE, SCALE_NAN, MXElement
-from .streaming import connect_enabled_core
+from .mx import BLOCK_SIZE, E8M0, SCALE_NAN, MXElement
+from .ports import Field, Ports, Stream, flag
+from .streaming import StreamPE
 
-__all__ = ["MxDotCore", "MxDot", "MX_LANES"]
+__all__ = ["MxDotCore", "MxDot", "mx_dot_ports", "MX_LANES"]
 
 #: Lanes that divide a 32-element block.
 MX_LANES = (1, 2, 4, 8, 16, 32)
+
+
+def mx_dot_ports(a_elem: MXElement, b_elem: MXElement, lanes: int) -> Ports:
+    """The interface of :class:`MxDot` (and of its core)."""
+
+    def element(op: str, elem: MXElement) -> Field:
+        return Field(op, elem.format, f"{op} element of lane {{k}} ({elem.name} code): element "
+                                      f"j * {lanes} + {{k}} of its 32-element block on the "
+                                      f"block's beat j", lanes=lanes)
+
+    def scale(op: str) -> Field:
+        return Field(f"x{op}", E8M0, f"E8M0 scale of the {op} block, 2^(x{op} - 127) (0xFF: "
+                                     f"NaN), taken on the block's first beat and ignored on its "
+                                     f"other beats")
+
+    return Ports([
+        Stream("i", "in", [
+            element("a", a_elem), element("b", b_elem), scale("a"), scale("b"),
+            flag("last", "on a block's final beat: the output beat (the accumulator with this "
+                         "block added) follows and the accumulator restarts; ignored on other "
+                         "beats")]),
+        Stream("o", "out", [
+            Field("y", "fp32", "binary32 code of the accumulator: the sum of the blocks since "
+                               "the previous output, each block's exact scaled dot product added "
+                               "with one round-to-nearest-even rounding", role="result")]),
+    ])
 
 
 class MxDotCore(wiring.Component):
@@ -42,7 +69,10 @@ class MxDotCore(wiring.Component):
     lanes : int
         Elements per beat, one of 1, 2, 4, 8, 16, 32.
 
-    Latency: ``result_valid`` one enabled cycle after the final beat of a block with ``last``.
+    Interface: :func:`mx_dot_ports` (``ports``), with ``result`` the field ``y``.
+
+    Latency: ``result_valid`` one enabled cycle after the final beat of a block with ``last``;
+    one beat per cycle.
     """
 
     def __init__(self, *, a_elem: MXElement, b_elem: MXElement, lanes: int):
@@ -50,13 +80,10 @@ class MxDotCore(wiring.Component):
             raise ValueError(f"lanes must be one of {MX_LANES}")
         self.a_spec, self.b_spec = operand_spec(a_elem.format), operand_spec(b_elem.format)
         self.lanes = lanes
-        super().__init__({
-            "en": In(1), "valid": In(1), "last": In(1),
-            "a": In(data.ArrayLayout(a_elem.format.width, lanes)),
-            "b": In(data.ArrayLayout(b_elem.format.width, lanes)),
-            "xa": In(8), "xb": In(8),
-            "result": Out(32), "result_valid": Out(1),
-        })
+        self.ports = mx_dot_ports(a_elem, b_elem, lanes)
+        self.latency = 1
+        self.initiation_interval = 1
+        super().__init__(self.ports.core_members())
 
     def elaborate(self, platform):
         m = Module()
@@ -122,30 +149,18 @@ class MxDotCore(wiring.Component):
         return m
 
 
-class MxDot(wiring.Component):
-    """Stream wrapper of :class:`MxDotCore`.
+class MxDot(StreamPE):
+    """Stream wrapper of :class:`MxDotCore` (interface: :func:`mx_dot_ports`).
 
     Input stream ``i``: payload ``a[0..K-1]``, ``b[0..K-1]`` (element codes), ``xa``, ``xb``
     (E8M0 scale codes), ``last``. Output stream ``o``: payload ``y`` (binary32 code), one beat per
-    block-final input beat with ``last``.
+    block-final input beat with ``last``. It takes one beat per cycle while ``o.ready`` is high
+    and never drops or repeats a beat.
+
+    Parameters are those of :class:`MxDotCore`.
 
     Latency: 1 cycle from accepting that beat to ``o.valid``. Initiation interval: 1.
     """
 
-    def __init__(self, *, a_elem: MXElement, b_elem: MXElement, lanes: int):
-        self._core_params = dict(a_elem=a_elem, b_elem=b_elem, lanes=lanes)
-        super().__init__({
-            "i": In(stream.Signature(data.StructLayout({
-                "a": data.ArrayLayout(a_elem.format.width, lanes),
-                "b": data.ArrayLayout(b_elem.format.width, lanes),
-                "xa": 8, "xb": 8,
-                "last": 1,
-            }))),
-            "o": Out(stream.Signature(data.StructLayout({"y": 32}))),
-        })
-
-    def elaborate(self, platform):
-        m = Module()
-        m.submodules.core = core = MxDotCore(**self._core_params)
-        connect_enabled_core(m, core, self.i, self.o, result_field="y")
-        return m
+    def __init__(self, **params):
+        super().__init__(MxDotCore(**params))

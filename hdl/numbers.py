@@ -60,10 +60,12 @@ def acc_width_bounds(beat_range: tuple[int, int], *, signed: bool = True,
     return max(sum_width(beat_range, auto_beats, signed=signed), least), least
 
 
-def acc_format(width: int, *, signed: bool = True, frac_bits: int = 0) -> Format:
+def acc_format(width: int, *, signed: bool = True, frac_bits: int = 0,
+               fixed: bool = False) -> Format:
     """The accumulator's format: ``int<W>`` / ``uint<W>``, or fixed point ``q<W-F>.<F>`` /
-    ``uq<W-F>.<F>`` with ``frac_bits`` = F."""
-    if not frac_bits:
+    ``uq<W-F>.<F>`` with ``frac_bits`` = F (also for F = 0 when ``fixed``: ``q<W>.0``, the
+    accumulator of a PE whose fixed-point scale may have no fraction bits)."""
+    if not frac_bits and not fixed:
         return parse_format(f"{'' if signed else 'u'}int{width}")
     return parse_format(f"{'' if signed else 'u'}q{width - frac_bits}.{frac_bits}")
 

@@ -44,7 +44,7 @@ class Reciprocal(wiring.Component):
 
     Parameters
     ----------
-    widths : generators.softmax.SoftmaxWidths
+    widths : hdl.softmax.SoftmaxWidths
         Uses ``norm_frac`` (B), ``recip_frac`` (Q), ``recip_table_bits``, ``newton_iters``.
 
     Ports

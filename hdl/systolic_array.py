@@ -19,20 +19,55 @@ from __future__ import annotations
 from functools import reduce
 from operator import or_
 
-from amaranth.hdl import Module, Mux, Signal, signed, unsigned
-from amaranth.lib import data, stream, wiring
-from amaranth.lib.wiring import In, Out
+from amaranth.hdl import Module, Mux, Signal
+from amaranth.lib import wiring
 
 from .formats import IntFormat
 from .int_mac import ACCUMULATORS, REDUCTIONS, IntMACCore, product_sum
+from .numbers import acc_format
+from .ports import Field, Ports, Stream, flag, shape_of
 
-__all__ = ["OutputStationaryArray", "WeightStationaryArray", "DATAFLOWS"]
+__all__ = ["OutputStationaryArray", "WeightStationaryArray", "output_stationary_ports",
+           "weight_stationary_ports", "DATAFLOWS"]
 
 DATAFLOWS = ("output_stationary", "weight_stationary")
 
 
-def _shape(fmt: IntFormat):
-    return signed(fmt.width) if fmt.signed else unsigned(fmt.width)
+def output_stationary_ports(rows: int, cols: int, a_format: IntFormat, b_format: IntFormat,
+                            acc_width: int, acc_signed: bool) -> Ports:
+    """The interface of :class:`OutputStationaryArray`."""
+    return Ports([
+        Stream("i", "in", [
+            Field("a", a_format, "A[{r}][k]: row {r} of column k of the R x K tile A, k = this "
+                                 "beat's position in the tile", lanes=rows),
+            Field("b", b_format, "B[k][{c}]: column {c} of row k of the K x C tile B, k = this "
+                                 "beat's position in the tile", lanes=cols),
+            flag("last", "ends the tile (k = K-1): its R result rows follow on stream o")]),
+        Stream("o", "out", [
+            Field("c", acc_format(acc_width, signed=acc_signed),
+                  f"C[r][{{c}}] of the tile's result C = A @ B, r = this beat's position among "
+                  f"the R result rows; modulo 2^{acc_width}", lanes=cols, role="result"),
+            flag("last", "marks the tile's final result row (r = R-1)")]),
+    ])
+
+
+def weight_stationary_ports(rows: int, cols: int, a_format: IntFormat, b_format: IntFormat,
+                            acc_width: int, acc_signed: bool) -> Ports:
+    """The interface of :class:`WeightStationaryArray` (``a_format``: x, ``b_format``: W)."""
+    return Ports([
+        Stream("w", "in", [
+            Field("w", b_format, "W[r][{c}]: column {c} of weight row r, r = this beat's "
+                                 "position in the load of R beats", lanes=cols),
+            flag("last", "ends the load (row r = R-1): vectors accepted after this beat use the "
+                         "new tile")]),
+        Stream("x", "in", [
+            Field("x", a_format, "x[{r}]: element {r} of the input vector, multiplied by row {r} "
+                                 "of W", lanes=rows)]),
+        Stream("y", "out", [
+            Field("y", acc_format(acc_width, signed=acc_signed),
+                  f"y[{{c}}] = sum over r of x[r] * W[r][{{c}}] for one input vector; modulo "
+                  f"2^{acc_width}", lanes=cols, role="result")]),
+    ])
 
 
 def _check(rows, cols, reduction, accumulator):
@@ -55,8 +90,9 @@ def _delay(m, value, stages, enable, name, reset_less=True):
 
 
 class _SystolicArray(wiring.Component):
-    """What both dataflows share: the parameters (checked once) and the accumulator shape;
-    each subclass names its streams in ``_ports(acc_shape)``."""
+    """What both dataflows share: the parameters (checked once), and ``ports`` (the interface,
+    from which the signature is built), ``latency`` and ``initiation_interval`` (None where
+    data-dependent), which each subclass gives in ``_interface()``."""
 
     def __init__(self, *, rows: int, cols: int, a_format: IntFormat, b_format: IntFormat,
                  acc_width: int, acc_signed: bool = True, reduction: str = "adder_tree",
@@ -66,11 +102,13 @@ class _SystolicArray(wiring.Component):
         self.a_format, self.b_format = a_format, b_format
         self.acc_width, self.acc_signed = acc_width, acc_signed
         self.reduction, self.accumulator = reduction, accumulator
-        super().__init__(self._ports(signed(acc_width) if acc_signed else unsigned(acc_width)))
+        self.ports, self.latency, self.initiation_interval = self._interface()
+        super().__init__(self.ports.signature())
 
 
 class OutputStationaryArray(_SystolicArray):
-    """Output-stationary R x C array: ``C = A @ B`` for an R x K tile of A and a K x C tile of B.
+    """Output-stationary R x C array: ``C = A @ B`` for an R x K tile of A and a K x C tile of B
+    (interface: :func:`output_stationary_ports`).
 
     Input stream ``i``: one beat per k, carrying ``a[0..R-1]`` (column k of A), ``b[0..C-1]``
     (row k of B) and ``last`` (on k = K-1, K >= 1). Output stream ``o``: after a tile's ``last``,
@@ -96,22 +134,17 @@ class OutputStationaryArray(_SystolicArray):
         PE options, see :class:`hdl.int_mac.IntMACCore`.
 
     Latency: row r of a tile leaves ``C + r`` cycles after its ``last`` beat is accepted (at
-    full rate). Initiation interval: 1 beat per cycle for K >= max(R, C) (data-dependent).
+    full rate). Initiation interval: 1 beat per cycle for K >= max(R, C). Both depend on the
+    data, so ``latency`` and ``initiation_interval`` are None.
     """
 
-    def _ports(self, acc_shape):
-        rows, cols, a_format, b_format = self.rows, self.cols, self.a_format, self.b_format
-        return {
-            "i": In(stream.Signature(data.StructLayout({
-                "a": data.ArrayLayout(_shape(a_format), rows),
-                "b": data.ArrayLayout(_shape(b_format), cols),
-                "last": 1,
-            }))),
-            "o": Out(stream.Signature(data.StructLayout({
-                "c": data.ArrayLayout(acc_shape, cols),
-                "last": 1,
-            }))),
-        }
+    def _interface(self):
+        ports = output_stationary_ports(self.rows, self.cols, self.a_format, self.b_format,
+                                        self.acc_width, self.acc_signed)
+        # Row r of a tile leaves C + r cycles after its last beat, so no single number
+        # describes every output beat; tiles shorter than max(R, C) k-steps slow the input
+        # down, so neither latency nor initiation interval is fixed.
+        return ports, None, None
 
     def elaborate(self, platform):
         m = Module()
@@ -180,7 +213,8 @@ class OutputStationaryArray(_SystolicArray):
 
 
 class WeightStationaryArray(_SystolicArray):
-    """Weight-stationary R x C array: ``y = x @ W`` for vectors x against a stored R x C tile W.
+    """Weight-stationary R x C array: ``y = x @ W`` for vectors x against a stored R x C tile W
+    (interface: :func:`weight_stationary_ports`).
 
     Stream ``w`` loads a tile as R beats ``w[0..C-1]`` (beat r is row r of W; ``last`` on the
     final row). Stream ``x`` carries vectors ``x[0..R-1]``; for each, stream ``y`` emits one beat
@@ -216,20 +250,12 @@ class WeightStationaryArray(_SystolicArray):
     Latency: ``R + C - 1`` cycles from accepting x to ``y.valid``. Initiation interval: 1.
     """
 
-    def _ports(self, acc_shape):
-        rows, cols, a_format, b_format = self.rows, self.cols, self.a_format, self.b_format
-        return {
-            "w": In(stream.Signature(data.StructLayout({
-                "w": data.ArrayLayout(_shape(b_format), cols),
-                "last": 1,
-            }))),
-            "x": In(stream.Signature(data.StructLayout({
-                "x": data.ArrayLayout(_shape(a_format), rows),
-            }))),
-            "y": Out(stream.Signature(data.StructLayout({
-                "y": data.ArrayLayout(acc_shape, cols),
-            }))),
-        }
+    def _interface(self):
+        ports = weight_stationary_ports(self.rows, self.cols, self.a_format, self.b_format,
+                                        self.acc_width, self.acc_signed)
+        # Column c's sum leaves the bottom R + c cycles after x is accepted and is delayed
+        # C - 1 - c more, so every y beat follows its x by R + C - 1; one vector per cycle.
+        return ports, self.rows + self.cols - 1, 1
 
     def elaborate(self, platform):
         m = Module()
@@ -252,7 +278,7 @@ class WeightStationaryArray(_SystolicArray):
                 m.d.sync += load_row.eq(load_row + 1)
         with m.Elif(advance & drain.any()):
             m.d.sync += drain.eq(drain - 1)
-        banks = [[[Signal(_shape(self.b_format), name=f"weight{k}_{r}_{c}", reset_less=True)
+        banks = [[[Signal(shape_of(self.b_format), name=f"weight{k}_{r}_{c}", reset_less=True)
                    for c in range(C)] for r in range(R)] for k in range(2)]
         for k in range(2):
             for r in range(R):
@@ -272,7 +298,7 @@ class WeightStationaryArray(_SystolicArray):
             valid_here = _delay(m, x_accept, r, advance, f"skew_valid{r}", False) \
                 if r == R - 1 else None
             for c in range(C):
-                weight = Signal(_shape(self.b_format), name=f"pe_{r}_{c}_w")
+                weight = Signal(shape_of(self.b_format), name=f"pe_{r}_{c}_w")
                 m.d.comb += weight.eq(Mux(sel_here, banks[1][r][c], banks[0][r][c]))
                 out = product_sum(m, [(x_here, weight, self.a_format.signed,
                                        self.b_format.signed)], psum_above[c],

@@ -298,7 +298,7 @@ def rtl_confirmation(samples: int, workdir: Path) -> dict:
     for mul in ("exact", "lmul"):
         design = get_generator("fp_mac").elaborate(
             {"a_format": "fp8_e4m3", "b_format": "fp8_e4m3", "lanes": 1, "multiplier": mul})
-        stim = fp_mac_stimulus(design, a, b, last, idle=0.0, stall=0.0, seed=1)
+        stim = fp_mac_stimulus(design.params, design.manifest, a, b, last, idle=0.0, stall=0.0, seed=1)
         progress(f"RTL check fp8_e4m3 {mul} on {simulator} ({samples} beats)")
         run_stream_test(design, simulator, stim, workdir / f"rtl_{mul}")
         outputs[mul] = np.array([row[0] for row in stim["expected"]["o"]], dtype=np.uint32)

@@ -41,7 +41,7 @@ import numpy as np  # noqa: E402
 
 import flow  # noqa: E402
 from generators import get_generator  # noqa: E402
-from generators.softmax import softmax_widths  # noqa: E402
+from hdl.softmax import softmax_widths  # noqa: E402
 from hdl.softmax import softmax_cycles  # noqa: E402
 from sim.golden.softmax import softmax_fixed  # noqa: E402
 from sim.stimuli.softmax import measure_vector_period, random_vector  # noqa: E402

@@ -192,7 +192,8 @@ def timing_problems(manifest: dict, stimulus: dict, record: BenchRecord) -> list
     phases = stimulus.get("phases") or {}
     if ii is not None:
         for name, cycles in record.accepted.items():
-            phase = np.asarray(phases.get(name) or np.zeros(len(cycles), dtype=np.int64))
+            phase = phases.get(name)
+            phase = np.zeros(len(cycles), dtype=np.int64) if phase is None else np.asarray(phase)
             gaps = np.diff(cycles)
             bad = np.flatnonzero((phase[1:] == phase[:-1]) & (gaps != ii))
             if bad.size:

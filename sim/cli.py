@@ -12,7 +12,6 @@ golden-model mismatch under ``--check`` or a hung design gives one line and exit
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 import tempfile

@@ -8,14 +8,14 @@ every waiver is still needed.
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
+from .tools import venv_tool, verilator_env
+
 __all__ = ["VERILATOR_WAIVERS", "VERILATOR_WAIVER_FLAGS", "verilator_lint", "yosys_check",
-           "LintError", "venv_tool"]
+           "LintError"]
 
 #: Verilator warning -> why Amaranth-generated Verilog triggers it and why it is harmless.
 VERILATOR_WAIVERS = {
@@ -40,8 +40,6 @@ class LintError(AssertionError):
 def verilator_lint(verilog_path: Path, top: str, waivers=tuple(VERILATOR_WAIVERS)) -> str:
     """Run ``verilator --lint-only -Wall`` with ``waivers`` (default: all of
     :data:`VERILATOR_WAIVERS`); raise :class:`LintError` on any warning."""
-    from .runner import verilator_env
-
     env = {**os.environ, **verilator_env()}
     proc = subprocess.run(
         ["verilator", "--lint-only", "-Wall", *(f"-Wno-{w}" for w in waivers), "--top-module", top,
@@ -53,18 +51,6 @@ def verilator_lint(verilog_path: Path, top: str, waivers=tuple(VERILATOR_WAIVERS
     if proc.returncode != 0 or output:
         raise LintError(f"verilator lint of {verilog_path.name} failed:\n{output}")
     return output
-
-
-def venv_tool(name: str) -> str:
-    """Path of a console script installed beside the running interpreter (the project's venv),
-    falling back to ``PATH``: tests must work without an activated venv."""
-    local = Path(sys.executable).parent / name
-    if local.exists():
-        return str(local)
-    found = shutil.which(name)
-    if found is None:
-        raise FileNotFoundError(f"{name} not found; install the project with pip install -e '.[dev]'")
-    return found
 
 
 def yosys_check(verilog_text: str, top: str) -> str:

@@ -35,7 +35,7 @@ import numpy as np
 
 from .checks import BenchRecord
 from .payload import words, words_from_hex, words_to_hex
-from .runner import BUILD_ROOT, locked, shared_verilator_runtime, verilator_env
+from .tools import BUILD_ROOT, locked, shared_verilator_runtime, verilator_env
 
 __all__ = ["testbench_verilog", "build_native", "run_native", "NativeError",
            "verilator_fst_available",
@@ -242,7 +242,7 @@ def testbench_verilog(manifest: dict) -> str:
             f"        out{k}_shown = 1'b1;",
             f"        if ({s['ready']}) begin",
             "`ifdef VERILATOR",
-            f"          out_words = 0;",
+            "          out_words = 0;",
             f"          out_words[{s['payload_width'] - 1}:0] = {s['payload']};",
             f"          peforge_output({k}, out{k}_first, cycle - 1, out_words);",
             "`else",
@@ -331,7 +331,7 @@ def _verilator_main(manifest: dict, wave: str) -> str:
     ``$fscanf``/``$fwrite`` per beat cost ten times more)."""
     ins, outs = _stream_lists(manifest)
     clock = manifest["clock"]
-    nwi, nwo = _io_words(ins), _io_words(outs)
+    nwi = _io_words(ins)
     out_words = ", ".join(str(words(s["payload_width"])) for _, s in outs) or "0"
     trace_include, trace_open, trace_dump, trace_close = "", "", "", ""
     if wave != "none":

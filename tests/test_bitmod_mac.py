@@ -8,14 +8,12 @@ import numpy as np
 import pytest
 
 from generators import get_generator
-from generators.emit import write_design
 from generators.params import ParamError
 from sim.golden.bitmod_mac import decode_table
-from sim.lint import verilator_lint, yosys_check
 from sim.runner import available_simulators, run_stream_test
 from sim.stimuli.bitmod_mac import bitmod_operands, bitmod_stimulus
 
-from .conftest import design_for
+from .conftest import check_lint, design_for
 
 CONFIGS = [
     ("int8_w4_k4", dict(act_format="int8", weight_bits=4, lanes=4)),
@@ -34,7 +32,7 @@ def test_codes_dtypes_groups_with_backpressure(config_id, params, simulator, tmp
     design = design_for("bitmod_mac", **params)
     seed = sum(map(ord, config_id))
     values = bitmod_operands(design.params, np.random.default_rng(seed), RANDOM_BEATS)
-    stimulus = bitmod_stimulus(design, values, idle=0.3, stall=0.4, seed=seed)
+    stimulus = bitmod_stimulus(design.params, design.manifest, values, idle=0.3, stall=0.4, seed=seed)
     # The sweep really holds every (dtype, code) pair and some invalid-dtype outputs.
     pairs = {(int(d), int(c)) for d, row in zip(values["dtype"], values["w"]) for c in row}
     assert len(pairs) == 8 << params["weight_bits"]
@@ -48,7 +46,7 @@ def test_full_rate_latency(tmp_path):
     design = design_for("bitmod_mac", **CONFIGS[0][1])
     assert design.manifest["latency"] == 1 and design.manifest["initiation_interval"] is None
     values = bitmod_operands(design.params, np.random.default_rng(9), 300)
-    stimulus = bitmod_stimulus(design, values, idle=0.0, stall=0.0, seed=9, check_timing=True)
+    stimulus = bitmod_stimulus(design.params, design.manifest, values, idle=0.0, stall=0.0, seed=9, check_timing=True)
     run_stream_test(design, SIMULATORS[-1], stimulus, tmp_path)
 
 
@@ -61,9 +59,7 @@ LINT_CONFIGS = [
 @pytest.mark.parametrize("params", LINT_CONFIGS, ids=["int8-w4-k2", "uint2-w3-k1"])
 def test_lint(params, tmp_path):
     design = design_for("bitmod_mac", **params)
-    verilog_path, _ = write_design(design, tmp_path)
-    verilator_lint(verilog_path, design.module)
-    yosys_check(design.verilog(), design.module)
+    check_lint(design, tmp_path)
 
 
 def test_output_format_and_widths():

@@ -9,13 +9,12 @@ import numpy as np
 import pytest
 
 from generators import get_generator
-from generators.emit import write_design
 from generators.params import ParamError
-from sim.lint import venv_tool, verilator_lint, yosys_check
+from sim.tools import venv_tool
 from sim.runner import available_simulators, run_stream_test
 from sim.stimuli.bitserial_mac import bitserial_operands, bitserial_stimulus
 
-from .conftest import design_for
+from .conftest import check_lint, design_for
 
 INT8_K16 = dict(act_format="int8", weight_bits=8, lanes=16)
 #: The issue's configurations: int8 x Wmax 8, K=16 in both modes, 1 and 2 bits per cycle (bits
@@ -46,7 +45,7 @@ def test_every_precision_with_backpressure(config_id, params, simulator, tmp_pat
                                           RANDOM_BEATS)
     assert set(prec.tolist()) == set(range(2 if params["weight_signed"] else 1,
                                            params["weight_bits"] + 1))
-    stimulus = bitserial_stimulus(design, a, w, prec, last, idle=0.3, stall=0.4, seed=seed)
+    stimulus = bitserial_stimulus(design.params, design.manifest, a, w, prec, last, idle=0.3, stall=0.4, seed=seed)
     run_stream_test(design, simulator, stimulus, tmp_path,
                     engine="cocotb" if config_id in COCOTB else "fast")
 
@@ -59,7 +58,7 @@ def test_full_rate_latency(config_id, params, tmp_path):
     assert design.manifest["latency"] == 1 and design.manifest["initiation_interval"] is None
     a, w, prec, last = bitserial_operands(design.params, np.random.default_rng(5), 200,
                                           mean_group=2)
-    stimulus = bitserial_stimulus(design, a, w, prec, last, idle=0.0, stall=0.0, seed=5,
+    stimulus = bitserial_stimulus(design.params, design.manifest, a, w, prec, last, idle=0.0, stall=0.0, seed=5,
                                   check_timing=True)
     run_stream_test(design, SIMULATORS[-1], stimulus, tmp_path)
 
@@ -77,9 +76,7 @@ LINT_IDS = ["-".join(str(v) for v in c.values()) for c in LINT_CONFIGS]
 @pytest.mark.parametrize("params", LINT_CONFIGS, ids=LINT_IDS)
 def test_lint(params, tmp_path):
     design = design_for("bitserial_mac", **params)
-    verilog_path, _ = write_design(design, tmp_path)
-    verilator_lint(verilog_path, design.module)
-    yosys_check(design.verilog(), design.module)
+    check_lint(design, tmp_path)
 
 
 @pytest.mark.parametrize("values, message", [

@@ -13,7 +13,7 @@ from generators import GENERATORS, ParamError, get_generator
 from generators.cli import main
 from generators.manifest import render_description
 from generators.params import BoolParam, ChoiceParam, FormatParam, IntParam, parse_int
-from sim.lint import venv_tool
+from sim.tools import venv_tool
 
 CLI = venv_tool("generate-verilog")
 INT_MAC_ARGS = ["int_mac", "--a-format", "int8", "--b-format", "int4", "--lanes", "8"]

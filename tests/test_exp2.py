@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 from amaranth.sim import Simulator
 
-from generators.softmax import SoftmaxGenerator, softmax_widths
+from generators.softmax import SoftmaxGenerator
+from hdl.softmax import softmax_widths
 from hdl.exp2 import Exp2, Exp2Table
 from sim.golden.softmax import exp2_frac, exp2_split
 

@@ -12,15 +12,13 @@ import numpy as np
 import pytest
 
 from generators import get_generator
-from generators.emit import write_design
 from generators.params import ParamError
 from hdl.formats import parse_format
 from sim.golden.fp_mac import fp_mac as golden
-from sim.lint import verilator_lint, yosys_check
 from sim.runner import available_simulators, run_stream_test
 from sim.stimuli.fp_mac import all_code_pairs, fp_mac_operands, fp_mac_stimulus
 
-from .conftest import design_for
+from .conftest import check_lint, design_for
 
 SIMULATORS = available_simulators()
 RANDOM_BEATS = 1500
@@ -145,9 +143,7 @@ LINT_CONFIGS = [
 @pytest.mark.parametrize("params", LINT_CONFIGS, ids=lambda p: "-".join(map(str, p.values())))
 def test_lint(params, tmp_path):
     design = design_for("fp_mac", **params)
-    verilog_path, _ = write_design(design, tmp_path)
-    verilator_lint(verilog_path, design.module)
-    yosys_check(design.verilog(), design.module)
+    check_lint(design, tmp_path)
 
 
 # ------------------------------------------------------------------------------------------
@@ -158,7 +154,7 @@ def _sweep(params, tmp_path):
     design = design_for("fp_mac", lanes=1, **params)
     a, b, last = all_code_pairs(design.params)
     assert len(a) == 2 ** (design.params["a_format"].width + design.params["b_format"].width)
-    stimulus = fp_mac_stimulus(design, a, b, last, idle=0.05, stall=0.05, seed=3)
+    stimulus = fp_mac_stimulus(design.params, design.manifest, a, b, last, idle=0.05, stall=0.05, seed=3)
     run_stream_test(design, "verilator", stimulus, tmp_path)
 
 
@@ -212,7 +208,7 @@ def test_random_with_backpressure(config_id, params, simulator, tmp_path):
     design = design_for("fp_mac", **params)
     seed = sum(map(ord, config_id))
     a, b, last = fp_mac_operands(design.params, np.random.default_rng(seed), RANDOM_BEATS)
-    stimulus = fp_mac_stimulus(design, a, b, last, idle=0.3, stall=0.4, seed=seed)
+    stimulus = fp_mac_stimulus(design.params, design.manifest, a, b, last, idle=0.3, stall=0.4, seed=seed)
     run_stream_test(design, simulator, stimulus, tmp_path,
                     engine="cocotb" if config_id in COCOTB else "fast")
 
@@ -224,6 +220,6 @@ def test_full_rate_timing(config_id, params, simulator, tmp_path):
     """No idles, no stalls: one beat per cycle and the manifest's latency on every output."""
     design = design_for("fp_mac", **params)
     a, b, last = fp_mac_operands(design.params, np.random.default_rng(7), 200, mean_group=3)
-    stimulus = fp_mac_stimulus(design, a, b, last, idle=0.0, stall=0.0, seed=7,
+    stimulus = fp_mac_stimulus(design.params, design.manifest, a, b, last, idle=0.0, stall=0.0, seed=7,
                                check_timing=True)
     run_stream_test(design, simulator, stimulus, tmp_path)

@@ -13,7 +13,7 @@ import pytest
 from sim.runner import available_simulators, run_stream_test
 from sim.stimuli.int_mac import full_product_sweep, int_mac_operands, int_mac_stimulus
 
-from .conftest import design_for
+from .conftest import check_lint, design_for
 
 #: (id, parameters) — the configurations the foundation issue asks for, each at 0 and 2 stages,
 #: plus the remaining pipeline depths once.
@@ -68,7 +68,7 @@ def test_random_with_backpressure(config_id, params, simulator, tmp_path):
     design = design_for("int_mac", **params)
     seed = sum(map(ord, config_id))
     a, b, last = int_mac_operands(design.params, np.random.default_rng(seed), RANDOM_BEATS)
-    stimulus = int_mac_stimulus(design, a, b, last, idle=0.3, stall=0.4, seed=seed)
+    stimulus = int_mac_stimulus(design.params, design.manifest, a, b, last, idle=0.3, stall=0.4, seed=seed)
     run_stream_test(design, simulator, stimulus, tmp_path,
                     engine="cocotb" if config_id in COCOTB else "fast")
 
@@ -78,7 +78,7 @@ def test_full_rate_timing(config_id, params, simulator, tmp_path):
     """No idles, no stalls: one beat per cycle and the manifest's latency on every output."""
     design = design_for("int_mac", **params)
     a, b, last = int_mac_operands(design.params, np.random.default_rng(7), 300, mean_group=3)
-    stimulus = int_mac_stimulus(design, a, b, last, idle=0.0, stall=0.0, seed=7,
+    stimulus = int_mac_stimulus(design.params, design.manifest, a, b, last, idle=0.0, stall=0.0, seed=7,
                                 check_timing=True)
     run_stream_test(design, simulator, stimulus, tmp_path)
 
@@ -88,7 +88,7 @@ def test_all_int8_pairs_verilator(tmp_path):
     design = design_for("int_mac", a_format="int8", b_format="int8", lanes=1)
     a, b, last = full_product_sweep(design.params)
     assert len(a) == 65536
-    stimulus = int_mac_stimulus(design, a, b, last, idle=0.05, stall=0.05, seed=3)
+    stimulus = int_mac_stimulus(design.params, design.manifest, a, b, last, idle=0.05, stall=0.05, seed=3)
     run_stream_test(design, "verilator", stimulus, tmp_path)
 
 
@@ -108,10 +108,10 @@ def test_bit_weight_options(config_id, params, simulator, tmp_path):
     design = design_for("int_mac", **params)
     seed = sum(map(ord, config_id))
     a, b, last = int_mac_operands(design.params, np.random.default_rng(seed), OPTION_BEATS)
-    stimulus = int_mac_stimulus(design, a, b, last, idle=0.3, stall=0.4, seed=seed)
+    stimulus = int_mac_stimulus(design.params, design.manifest, a, b, last, idle=0.3, stall=0.4, seed=seed)
     run_stream_test(design, simulator, stimulus, tmp_path / "random")
     a, b, last = int_mac_operands(design.params, np.random.default_rng(7), 100, mean_group=3)
-    stimulus = int_mac_stimulus(design, a, b, last, idle=0.0, stall=0.0, seed=7,
+    stimulus = int_mac_stimulus(design.params, design.manifest, a, b, last, idle=0.0, stall=0.0, seed=7,
                                 check_timing=True)
     run_stream_test(design, simulator, stimulus, tmp_path / "timing")
 
@@ -134,10 +134,6 @@ def test_bit_weight_options_cover_every_combination():
          accumulator="carry_save", pipeline_stages=2),
 ], ids=["int8_k4_ct_cs_p3", "uint4xint3_acc9_ct_p1", "int1_k5_cs_p2"])
 def test_bit_weight_options_lint(params, tmp_path):
-    from generators.emit import write_design
-    from sim.lint import verilator_lint, yosys_check
 
     design = design_for("int_mac", **params)
-    verilog_path, _ = write_design(design, tmp_path)
-    verilator_lint(verilog_path, design.module)
-    yosys_check(design.verilog(), design.module)
+    check_lint(design, tmp_path)

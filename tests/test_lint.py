@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 
 from generators.emit import write_design
-from sim.lint import VERILATOR_WAIVERS, LintError, verilator_lint, yosys_check
+from sim.lint import VERILATOR_WAIVERS, LintError, verilator_lint
 
-from .conftest import design_for
+from .conftest import check_lint, design_for
 
 CONFIGS = [
     dict(a_format="int8", b_format="int4", lanes=8),
@@ -21,16 +21,8 @@ IDS = ["-".join(str(v) for v in c.values()) for c in CONFIGS]
 
 
 @pytest.mark.parametrize("params", CONFIGS, ids=IDS)
-def test_verilator_lint_wall(params, tmp_path):
-    design = design_for("int_mac", **params)
-    verilog_path, _ = write_design(design, tmp_path)
-    verilator_lint(verilog_path, design.module)
-
-
-@pytest.mark.parametrize("params", CONFIGS, ids=IDS)
-def test_yosys_check_assert(params):
-    design = design_for("int_mac", **params)
-    yosys_check(design.verilog(), design.module)
+def test_verilator_wall_and_yosys_check(params, tmp_path):
+    check_lint(design_for("int_mac", **params), tmp_path)
 
 
 @pytest.mark.parametrize("waiver", sorted(VERILATOR_WAIVERS))

@@ -17,17 +17,15 @@ import pytest
 from amaranth.sim import Simulator
 
 from generators import get_generator
-from generators.emit import write_design
 from generators.mixed_int_pe import ACC_BEATS, default_acc_width
 from generators.params import ParamError
 from hdl.formats import parse_format
 from hdl.mixed_int_pe import DequantFirstProducts, ShiftAddProducts
 from sim.golden.mixed_int_pe import dequant_first_reference, mixed_int_pe
-from sim.lint import verilator_lint, yosys_check
 from sim.runner import available_simulators, run_stream_test
 from sim.stimuli.mixed_int_pe import mixed_int_pe_operands, mixed_int_pe_stimulus
 
-from .conftest import design_for
+from .conftest import check_lint, design_for
 
 BASE_CONFIGS = [
     # Narrow accumulator: the long groups wrap it (and the group sum) in two's complement.
@@ -192,7 +190,7 @@ def test_random_with_backpressure(config_id, params, simulator, tmp_path):
     # to check exactly that; dequant_first gets per-group scales (its contract).
     beats = mixed_int_pe_operands(design.params, np.random.default_rng(seed), RANDOM_BEATS,
                                   per_group_scale=params["multiplier"] == "dequant_first")
-    stimulus = mixed_int_pe_stimulus(design, beats, idle=0.3, stall=0.4, seed=seed)
+    stimulus = mixed_int_pe_stimulus(design.params, design.manifest, beats, idle=0.3, stall=0.4, seed=seed)
     run_stream_test(design, simulator, stimulus, tmp_path,
                     engine="cocotb" if config_id in COCOTB else "fast")
 
@@ -212,7 +210,7 @@ def test_full_rate_timing(config_id, params, simulator, tmp_path):
     design = design_for("mixed_int_pe", **params)
     beats = mixed_int_pe_operands(design.params, np.random.default_rng(7), 300, mean_group=2,
                                   groups_per_output=1.5, extremes=False)
-    stimulus = mixed_int_pe_stimulus(design, beats, idle=0.0, stall=0.0, seed=7,
+    stimulus = mixed_int_pe_stimulus(design.params, design.manifest, beats, idle=0.0, stall=0.0, seed=7,
                                      check_timing=True)
     run_stream_test(design, simulator, stimulus, tmp_path)
 
@@ -226,13 +224,5 @@ LINT_IDS = [config_id for config_id, _ in CONFIGS[:4]]
 
 
 @pytest.mark.parametrize("params", LINT_CONFIGS, ids=LINT_IDS)
-def test_verilator_lint_wall(params, tmp_path):
-    design = design_for("mixed_int_pe", **params)
-    verilog_path, _ = write_design(design, tmp_path)
-    verilator_lint(verilog_path, design.module)
-
-
-@pytest.mark.parametrize("params", LINT_CONFIGS, ids=LINT_IDS)
-def test_yosys_check_assert(params):
-    design = design_for("mixed_int_pe", **params)
-    yosys_check(design.verilog(), design.module)
+def test_lint(params, tmp_path):
+    check_lint(design_for("mixed_int_pe", **params), tmp_path)

@@ -4,21 +4,18 @@ K = 32, random and extreme scales (0, 254, 0xFF), special values, ignored ``last
 
 from __future__ import annotations
 
-import os
 
 import numpy as np
 import pytest
 
 from generators import get_generator
-from generators.emit import write_design
 from generators.params import ParamError
 from hdl.mx import dequantize_mx, quantize_mx
 from sim.golden.mx_dot import mx_dot as golden
-from sim.lint import verilator_lint, yosys_check
 from sim.runner import available_simulators, run_stream_test
 from sim.stimuli.mx_dot import mx_dot_operands, mx_dot_stimulus
 
-from .conftest import design_for
+from .conftest import check_lint, design_for
 
 SIMULATORS = available_simulators()
 RANDOM_BLOCKS = 40
@@ -79,9 +76,7 @@ def test_unknown_element_is_one_line():
                          ids=["int8xfp4_k4", "e5m2xe2m3_k1"])
 def test_lint(params, tmp_path):
     design = design_for("mx_dot", **params)
-    verilog_path, _ = write_design(design, tmp_path)
-    verilator_lint(verilog_path, design.module)
-    yosys_check(design.verilog(), design.module)
+    check_lint(design, tmp_path)
 
 
 #: Every element type appears at K = 8 and at K = 32 (on the a or the b side).
@@ -110,7 +105,7 @@ def test_random_with_backpressure(config_id, params, simulator, tmp_path):
     design = design_for("mx_dot", **params)
     seed = sum(map(ord, config_id))
     beats = mx_dot_operands(design.params, np.random.default_rng(seed), RANDOM_BLOCKS)
-    stimulus = mx_dot_stimulus(design, *beats, idle=0.3, stall=0.4, seed=seed)
+    stimulus = mx_dot_stimulus(design.params, design.manifest, *beats, idle=0.3, stall=0.4, seed=seed)
     run_stream_test(design, simulator, stimulus, tmp_path,
                     engine="cocotb" if config_id in COCOTB else "fast")
 
@@ -120,5 +115,5 @@ def test_full_rate_timing(simulator, tmp_path):
     """No idles, no stalls: one beat per cycle and the manifest's latency on every output."""
     design = design_for("mx_dot", **CONFIGS[0][1])
     beats = mx_dot_operands(design.params, np.random.default_rng(9), 20, mean_group=1.5)
-    stimulus = mx_dot_stimulus(design, *beats, idle=0.0, stall=0.0, seed=9, check_timing=True)
+    stimulus = mx_dot_stimulus(design.params, design.manifest, *beats, idle=0.0, stall=0.0, seed=9, check_timing=True)
     run_stream_test(design, simulator, stimulus, tmp_path)

@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 from amaranth.sim import Simulator
 
-from generators.softmax import SoftmaxGenerator, softmax_widths
+from generators.softmax import SoftmaxGenerator
+from hdl.softmax import softmax_widths
 from hdl.reciprocal import Reciprocal, reciprocal_latency
 from sim.golden.softmax import reciprocal
 

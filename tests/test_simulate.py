@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from generators import elaborate
-from hdl.formats import MiniFloatFormat, parse_format
+from hdl.formats import MiniFloatFormat
 from sim import simulate
 from sim.api import CheckError, InputError, stream_fields
 from sim.cli import main as peforge

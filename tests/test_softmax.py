@@ -16,16 +16,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from generators.emit import write_design
 from generators.params import ParamError
-from generators.softmax import SoftmaxGenerator, softmax_widths
-from hdl.softmax import softmax_cycles
-from sim.lint import verilator_lint, yosys_check
+from generators.softmax import SoftmaxGenerator
+from hdl.softmax import softmax_cycles, softmax_widths
 from sim.runner import available_simulators, run_stream_test
 from sim.stimuli.softmax import (measure_vector_period, random_vector, softmax_stimulus,
                                  softmax_vectors)
 
-from .conftest import design_for
+from .conftest import check_lint, design_for
 
 SIMULATORS = available_simulators()
 
@@ -146,8 +144,4 @@ LINT_CONFIGS = [c for c in CONFIGS if c[1] == "icarus"]
 
 @pytest.mark.parametrize("params", [c[2] for c in LINT_CONFIGS], ids=[c[0] for c in LINT_CONFIGS])
 def test_lint(params, tmp_path):
-    design = design_for("softmax", **params)
-    verilog_path, _ = write_design(design, tmp_path)
-    verilator_lint(verilog_path, design.module)
-    if params["max_length"] == 16:
-        yosys_check(design.verilog(), design.module)
+    check_lint(design_for("softmax", **params), tmp_path, yosys=params["max_length"] == 16)

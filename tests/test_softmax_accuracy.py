@@ -12,7 +12,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from generators.softmax import ALGORITHMS, SoftmaxGenerator, softmax_widths
+from generators.softmax import SoftmaxGenerator
+from hdl.softmax import ALGORITHMS, softmax_widths
 from sim.golden.softmax import softmax_fixed, softmax_reference
 from sim.stimuli.softmax import adversarial_vectors, random_vector
 

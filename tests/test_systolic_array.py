@@ -6,14 +6,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from generators.emit import write_design
 from hdl.formats import parse_format
 from sim.golden.systolic_array import output_stationary, weight_stationary
-from sim.lint import verilator_lint, yosys_check
 from sim.runner import available_simulators, run_stream_test
 from sim.stimuli.systolic_array import os_operands, os_stimulus, ws_events, ws_stimulus
 
-from .conftest import design_for
+from .conftest import check_lint, design_for
 
 SIMULATORS = available_simulators()
 
@@ -81,7 +79,7 @@ def test_output_stationary(config_id, params, simulator, tiles, tmp_path):
     design = design_for("systolic_array", dataflow="output_stationary", **params)
     seed = sum(map(ord, config_id))
     a, b, last = os_operands(design.params, np.random.default_rng(seed), tiles)
-    stimulus = os_stimulus(design, a, b, last, idle=0.3, stall=0.4, seed=seed)
+    stimulus = os_stimulus(design.params, design.manifest, a, b, last, idle=0.3, stall=0.4, seed=seed)
     run_stream_test(design, simulator, stimulus, tmp_path,
                     engine="cocotb" if config_id in COCOTB else "fast")
 
@@ -95,12 +93,12 @@ def test_weight_stationary(config_id, params, simulator, loads, tmp_path):
     design = design_for("systolic_array", dataflow="weight_stationary", **params)
     seed = sum(map(ord, config_id))
     events = ws_events(design.params, np.random.default_rng(seed), loads)
-    stimulus = ws_stimulus(design, events, idle=0.3, stall=0.4, seed=seed)
+    stimulus = ws_stimulus(design.params, design.manifest, events, idle=0.3, stall=0.4, seed=seed)
     run_stream_test(design, simulator, stimulus, tmp_path / "random",
                     engine="cocotb" if config_id in COCOTB else "fast")
     # Full rate: one vector per cycle within a burst, latency R + C - 1 on every output.
     events = ws_events(design.params, np.random.default_rng(seed + 1), 6, burst_max=30)
-    stimulus = ws_stimulus(design, events, idle=0.0, stall=0.0, seed=seed, check_timing=True)
+    stimulus = ws_stimulus(design.params, design.manifest, events, idle=0.0, stall=0.0, seed=seed, check_timing=True)
     run_stream_test(design, simulator, stimulus, tmp_path / "timing")
 
 
@@ -151,6 +149,4 @@ LINT_CONFIGS = [
 @pytest.mark.parametrize("params", LINT_CONFIGS, ids=[f"lint{n}" for n in range(len(LINT_CONFIGS))])
 def test_lint(params, tmp_path):
     design = design_for("systolic_array", **params)
-    verilog_path, _ = write_design(design, tmp_path)
-    verilator_lint(verilog_path, design.module)
-    yosys_check(design.verilog(), design.module)
+    check_lint(design, tmp_path)

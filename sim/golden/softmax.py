@@ -1,7 +1,7 @@
 """Golden models of the ``softmax`` generator: float64 softmax and the bit-exact fixed-point algorithm.
 
 Written from the algorithm definitions (numerics.md section 6 and issue 4), with the internal widths of
-:func:`generators.softmax.softmax_widths` (P, k, r, T, C, ... as named there):
+:func:`hdl.softmax.softmax_widths` (P, k, r, T, C, ... as named there):
 
 Exponential, base 2.  For an input difference ``u`` (raw, ``in_frac`` fraction bits) the exponent is
 ``t = u * log2(e)``, computed as ``t = round(u * log2e / 2^(in_frac + C - T))`` with the constant
@@ -170,7 +170,7 @@ def softmax_fixed(X, lengths, w, algorithm: str) -> np.ndarray:
         vector's length are ignored.
     lengths : array_like of int, shape (vectors,)
         1 .. width.
-    w : generators.softmax.SoftmaxWidths
+    w : hdl.softmax.SoftmaxWidths
     algorithm : str
 
     Returns

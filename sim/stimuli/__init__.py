@@ -17,7 +17,8 @@ import numpy as np
 
 from hdl.formats import FixedFormat, IntFormat, parse_format
 
-__all__ = ["PHASE", "StimulusError", "field_codes", "field_code_matrix", "field_format", "group_sources",
+__all__ = ["PHASE", "StimulusError", "field_codes", "field_code_matrix", "field_format",
+           "golden_model", "GOLDEN_MODELS", "stream_stimulus", "group_sources",
            "golden_outputs", "make_stimulus", "write_stimulus", "pack", "unpack"]
 
 #: Key of a stream's per-beat phase array beside its fields (see :mod:`sim.api`).
@@ -36,6 +37,21 @@ def field_format(stream_spec: dict, base: str):
     raise KeyError(f"no field {base!r} in stream")
 
 
+#: Golden models over the stream interface registered with :func:`golden_model` (generators
+#: defined outside this package); the others are found by module name.
+GOLDEN_MODELS: dict = {}
+
+
+def golden_model(generator: str):
+    """Decorator: register ``fn(params, streams, inputs) -> outputs`` as the golden model of
+    ``generator`` over its streams (for generators whose stimulus module is not
+    ``sim/stimuli/<generator>.py``)."""
+    def register(fn):
+        GOLDEN_MODELS[generator] = fn
+        return fn
+    return register
+
+
 def golden_outputs(generator: str, params: dict, streams: dict, inputs: dict) -> dict:
     """Expected output field values of ``generator`` for ``inputs``.
 
@@ -43,9 +59,12 @@ def golden_outputs(generator: str, params: dict, streams: dict, inputs: dict) ->
     stimulus convention: integers for integer and fixed-point fields (raw, scaled by
     2^frac_bits), codes for minifloat fields; the result uses the same convention. Each
     generator's stimulus module ``sim/stimuli/<generator>.py`` provides ``golden_streams``
-    (found by name: adding a generator needs no list here)."""
-    module = importlib.import_module(f"{__name__}.{generator}")
-    return module.golden_streams(params, streams, inputs)
+    (found by name: adding a generator needs no list here), or the generator registered one with
+    :func:`golden_model`."""
+    model = GOLDEN_MODELS.get(generator)
+    if model is None:
+        model = importlib.import_module(f"{__name__}.{generator}").golden_streams
+    return model(params, streams, inputs)
 
 
 def _to_codes(fmt, values) -> np.ndarray:
@@ -130,6 +149,20 @@ def pack(fields: list[dict], codes) -> int:
 def unpack(fields: list[dict], word: int) -> list[int]:
     """One code per field from a payload integer."""
     return [(word >> f["lsb"]) & ((1 << f["width"]) - 1) for f in fields]
+
+
+def stream_stimulus(params: dict, manifest: dict, inputs: dict, *, sources: dict | None = None,
+                    **options) -> dict:
+    """Stimulus for input field values: their codes, the golden model's expected output codes
+    (:func:`golden_outputs`), the phases (``PHASE`` entries of ``inputs``) and ``sources``;
+    ``options`` are :func:`make_stimulus`'s (idle, stall, seed, check_timing, ...)."""
+    streams = manifest["streams"]
+    expected = golden_outputs(manifest["generator"], params, streams, inputs)
+    phases = {name: values[PHASE] for name, values in inputs.items() if PHASE in values}
+    return make_stimulus(
+        inputs={name: field_codes(streams[name], values) for name, values in inputs.items()},
+        expected={name: field_codes(streams[name], values) for name, values in expected.items()},
+        sources=sources, phases=phases or None, **options)
 
 
 def write_stimulus(stimulus: dict, path: Path) -> Path:

@@ -8,7 +8,7 @@ import numpy as np
 from sim.golden.bitmod_mac import bitmod_mac as bitmod_golden
 from sim.golden.bitmod_mac import decode_table
 
-from . import field_codes, group_sources, make_stimulus
+from . import group_sources, stream_stimulus
 
 __all__ = ["bitmod_operands", "bitmod_stimulus", "golden_streams"]
 
@@ -78,13 +78,8 @@ def golden_streams(params: dict, streams: dict, inputs: dict) -> dict:
     return {"o": {"acc": acc, "error": error}}
 
 
-def bitmod_stimulus(design, values: dict, *, idle: float, stall: float, seed: int,
-                    check_timing: bool = False) -> dict:
-    """Stimulus dict for a ``bitmod_mac`` design from per-field values and the golden model."""
-    streams = design.manifest["streams"]
-    return make_stimulus(
-        inputs={"i": field_codes(streams["i"], values)},
-        expected={"o": field_codes(streams["o"], golden_streams(design.params, streams,
-                                                                {"i": values})["o"])},
-        sources={"o": group_sources(values["last"])},
-        idle=idle, stall=stall, seed=seed, check_timing=check_timing)
+def bitmod_stimulus(params: dict, manifest: dict, values: dict, **options) -> dict:
+    """Stimulus dict for a ``bitmod_mac`` design from per-field values and the golden model
+    (``options``: idle, stall, seed, check_timing)."""
+    return stream_stimulus(params, manifest, {"i": values},
+                           sources={"o": group_sources(values["last"])}, **options)

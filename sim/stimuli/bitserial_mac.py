@@ -7,7 +7,7 @@ import numpy as np
 
 from sim.golden.bitserial_mac import bitserial_mac as bitserial_golden
 
-from . import field_codes, field_format, group_sources, make_stimulus
+from . import field_format, group_sources, stream_stimulus
 
 __all__ = ["precisions", "bitserial_operands", "bitserial_stimulus", "golden_streams"]
 
@@ -67,14 +67,8 @@ def golden_streams(params: dict, streams: dict, inputs: dict) -> dict:
     return {"o": {"acc": acc}}
 
 
-def bitserial_stimulus(design, a, w, prec, last, *, idle: float, stall: float, seed: int,
-                       check_timing: bool = False) -> dict:
-    """Stimulus dict for a ``bitserial_mac`` design from the golden model."""
-    streams = design.manifest["streams"]
-    inputs = {"i": {"a": a, "w": w, "prec": prec, "last": last}}
-    return make_stimulus(
-        inputs={"i": field_codes(streams["i"], inputs["i"])},
-        expected={"o": field_codes(streams["o"],
-                                   golden_streams(design.params, streams, inputs)["o"])},
-        sources={"o": group_sources(last)},
-        idle=idle, stall=stall, seed=seed, check_timing=check_timing)
+def bitserial_stimulus(params: dict, manifest: dict, a, w, prec, last, **options) -> dict:
+    """Stimulus dict for a ``bitserial_mac`` design from the golden model (``options``: idle,
+    stall, seed, check_timing)."""
+    return stream_stimulus(params, manifest, {"i": {"a": a, "w": w, "prec": prec, "last": last}},
+                           sources={"o": group_sources(last)}, **options)

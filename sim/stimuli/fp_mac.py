@@ -7,7 +7,7 @@ import numpy as np
 
 from sim.golden.fp_mac import fp_mac as fp_mac_golden
 
-from . import field_codes, group_sources, make_stimulus
+from . import group_sources, stream_stimulus
 
 __all__ = ["special_codes", "random_codes", "tie_sequences", "fp_mac_operands", "all_code_pairs",
            "fp_mac_stimulus", "golden_streams"]
@@ -146,14 +146,8 @@ def golden_streams(params: dict, streams: dict, inputs: dict) -> dict:
     return {"o": {"y": np.array(y, dtype=np.uint64)}}
 
 
-def fp_mac_stimulus(design, a, b, last, *, idle: float, stall: float, seed: int,
-                    check_timing: bool = False) -> dict:
-    """Stimulus dict for an ``fp_mac`` design from operand codes and the golden model."""
-    streams = design.manifest["streams"]
-    inputs = {"i": {"a": a, "b": b, "last": last}}
-    return make_stimulus(
-        inputs={"i": field_codes(streams["i"], inputs["i"])},
-        expected={"o": field_codes(streams["o"],
-                                   golden_streams(design.params, streams, inputs)["o"])},
-        sources={"o": group_sources(last)},
-        idle=idle, stall=stall, seed=seed, check_timing=check_timing)
+def fp_mac_stimulus(params: dict, manifest: dict, a, b, last, **options) -> dict:
+    """Stimulus dict for an ``fp_mac`` design from operand codes and the golden model
+    (``options``: idle, stall, seed, check_timing)."""
+    return stream_stimulus(params, manifest, {"i": {"a": a, "b": b, "last": last}},
+                           sources={"o": group_sources(last)}, **options)

@@ -6,7 +6,7 @@ import numpy as np
 
 from sim.golden.int_mac import int_mac as int_mac_golden
 
-from . import field_codes, field_format, group_sources, make_stimulus
+from . import field_format, group_sources, stream_stimulus
 
 __all__ = ["int_mac_operands", "int_mac_stimulus", "full_product_sweep", "golden_streams"]
 
@@ -63,14 +63,8 @@ def golden_streams(params: dict, streams: dict, inputs: dict) -> dict:
                                         acc_signed=acc_format.signed)}}
 
 
-def int_mac_stimulus(design, a, b, last, *, idle: float, stall: float, seed: int,
-                     check_timing: bool = False) -> dict:
-    """Stimulus dict for an ``int_mac`` design from operand values and the golden model."""
-    streams = design.manifest["streams"]
-    inputs = {"i": {"a": a, "b": b, "last": last}}
-    return make_stimulus(
-        inputs={"i": field_codes(streams["i"], inputs["i"])},
-        expected={"o": field_codes(streams["o"],
-                                   golden_streams(design.params, streams, inputs)["o"])},
-        sources={"o": group_sources(last)},
-        idle=idle, stall=stall, seed=seed, check_timing=check_timing)
+def int_mac_stimulus(params: dict, manifest: dict, a, b, last, **options) -> dict:
+    """Stimulus dict for an ``int_mac`` design from operand values and the golden model
+    (``options``: idle, stall, seed, check_timing)."""
+    return stream_stimulus(params, manifest, {"i": {"a": a, "b": b, "last": last}},
+                           sources={"o": group_sources(last)}, **options)

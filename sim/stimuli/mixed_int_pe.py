@@ -8,7 +8,7 @@ import numpy as np
 
 from sim.golden.mixed_int_pe import mixed_int_pe as mixed_int_pe_golden
 
-from . import field_codes, field_format, group_sources, make_stimulus
+from . import field_format, group_sources, stream_stimulus
 
 __all__ = ["MixedBeats", "mixed_int_pe_operands", "mixed_int_pe_stimulus", "golden_streams"]
 
@@ -117,13 +117,8 @@ def golden_streams(params: dict, streams: dict, inputs: dict) -> dict:
     return {"o": {"acc": acc}}
 
 
-def mixed_int_pe_stimulus(design, beats: MixedBeats, *, idle: float, stall: float, seed: int,
-                          check_timing: bool = False) -> dict:
-    """Stimulus dict for a ``mixed_int_pe`` design from beat values and the golden model."""
-    streams = design.manifest["streams"]
-    return make_stimulus(
-        inputs={"i": field_codes(streams["i"], dict(beats))},
-        expected={"o": field_codes(streams["o"], golden_streams(design.params, streams,
-                                                                {"i": beats})["o"])},
-        sources={"o": group_sources(beats["last"])},
-        idle=idle, stall=stall, seed=seed, check_timing=check_timing)
+def mixed_int_pe_stimulus(params: dict, manifest: dict, beats: MixedBeats, **options) -> dict:
+    """Stimulus dict for a ``mixed_int_pe`` design from beat values and the golden model
+    (``options``: idle, stall, seed, check_timing)."""
+    return stream_stimulus(params, manifest, {"i": dict(beats)},
+                           sources={"o": group_sources(beats["last"])}, **options)

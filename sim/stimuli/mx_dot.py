@@ -9,7 +9,7 @@ import numpy as np
 from hdl.mx import BLOCK_SIZE, SCALE_NAN, mx_element, quantize_mx
 from sim.golden.mx_dot import mx_dot as mx_dot_golden
 
-from . import field_codes, group_sources, make_stimulus
+from . import group_sources, stream_stimulus
 from .fp_mac import random_codes
 
 __all__ = ["mx_dot_operands", "mx_dot_stimulus", "golden_streams"]
@@ -110,14 +110,9 @@ def golden_streams(params: dict, streams: dict, inputs: dict) -> dict:
     return {"o": {"y": np.array(y, dtype=np.uint64)}}
 
 
-def mx_dot_stimulus(design, a, b, xa, xb, last, *, idle: float, stall: float, seed: int,
-                    check_timing: bool = False) -> dict:
-    """Stimulus dict for an ``mx_dot`` design from codes and the golden model."""
-    p = design.params
-    streams = design.manifest["streams"]
-    inputs = {"i": {"a": a, "b": b, "xa": xa, "xb": xb, "last": last}}
-    return make_stimulus(
-        inputs={"i": field_codes(streams["i"], inputs["i"])},
-        expected={"o": field_codes(streams["o"], golden_streams(p, streams, inputs)["o"])},
-        sources={"o": _sources(last, p["lanes"])},
-        idle=idle, stall=stall, seed=seed, check_timing=check_timing)
+def mx_dot_stimulus(params: dict, manifest: dict, a, b, xa, xb, last, **options) -> dict:
+    """Stimulus dict for an ``mx_dot`` design from codes and the golden model (``options``:
+    idle, stall, seed, check_timing)."""
+    return stream_stimulus(params, manifest,
+                           {"i": {"a": a, "b": b, "xa": xa, "xb": xb, "last": last}},
+                           sources={"o": _sources(last, params["lanes"])}, **options)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from generators.softmax import softmax_widths
+from hdl.softmax import Softmax, softmax_widths
 from sim.golden.softmax import softmax_stream
 
 from . import field_codes, make_stimulus
@@ -99,12 +99,12 @@ def softmax_stimulus(design, vectors, *, idle: float, stall: float, seed: int,
 
 def measure_vector_period(params: dict, length: int, vectors: int = 10) -> int:
     """Cycles between the first accepted elements of back-to-back vectors of ``length`` in steady
-    state, with the output always ready and the input always valid (Amaranth simulator)."""
+    state, with the output always ready and the input always valid (Amaranth simulator), for
+    resolved ``softmax`` parameters."""
     from amaranth.sim import Simulator
 
-    from generators.softmax import SoftmaxGenerator
-
-    dut = SoftmaxGenerator().build(params)
+    dut = Softmax(widths=softmax_widths(params), max_length=params["max_length"],
+                  algorithm=params["algorithm"], double_buffer=params["double_buffer"])
     x, last = flatten([np.zeros(length, dtype=np.int64)] * vectors)
     starts = []
     received = [0]

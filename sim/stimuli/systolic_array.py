@@ -7,7 +7,7 @@ import numpy as np
 
 from sim.golden.systolic_array import output_stationary, weight_stationary
 
-from . import PHASE, StimulusError, field_codes, field_format, make_stimulus
+from . import PHASE, StimulusError, field_format, group_sources, stream_stimulus
 
 __all__ = ["os_operands", "os_stimulus", "ws_events", "ws_stimulus", "ws_beats", "golden_streams"]
 
@@ -89,19 +89,12 @@ def _ws_events(inputs: dict) -> list:
     return events
 
 
-def os_stimulus(design, a, b, last, *, idle: float, stall: float, seed: int) -> dict:
-    """Stimulus for the generic stream bench: stream ``i`` in, R rows per tile on ``o``."""
-    streams = design.manifest["streams"]
-    rows = design.params["rows"]
-    inputs = {"i": {"a": a, "b": b, "last": last}}
-    ends = np.flatnonzero(last)
-    starts = np.concatenate(([0], ends[:-1] + 1))
-    sources = [["i", int(s), int(e)] for s, e in zip(starts, ends) for _ in range(rows)]
-    return make_stimulus(
-        inputs={"i": field_codes(streams["i"], inputs["i"])},
-        expected={"o": field_codes(streams["o"],
-                                   golden_streams(design.params, streams, inputs)["o"])},
-        sources={"o": sources}, idle=idle, stall=stall, seed=seed)
+def os_stimulus(params: dict, manifest: dict, a, b, last, **options) -> dict:
+    """Stimulus for the stream bench: stream ``i`` in, R rows per tile on ``o`` (``options``:
+    idle, stall, seed)."""
+    sources = [src for src in group_sources(last) for _ in range(params["rows"])]
+    return stream_stimulus(params, manifest, {"i": {"a": a, "b": b, "last": last}},
+                           sources={"o": sources}, **options)
 
 
 def ws_events(params: dict, rng: np.random.Generator, loads: int, *, burst_max: int = 12):
@@ -147,17 +140,10 @@ def ws_beats(params: dict, events) -> dict:
             "x": {"x": np.array(x_rows).reshape(len(x_rows), R), PHASE: np.array(x_phase)}}
 
 
-def ws_stimulus(design, events, *, idle: float, stall: float, seed: int,
-                check_timing: bool = False) -> dict:
+def ws_stimulus(params: dict, manifest: dict, events, **options) -> dict:
     """Stimulus for the stream bench: streams ``w`` and ``x`` with the order between them
-    (phases, see :func:`ws_beats`)."""
-    streams = design.manifest["streams"]
-    inputs = ws_beats(design.params, events)
-    y = golden_streams(design.params, streams, inputs)["y"]
-    n_x = len(inputs["x"]["x"])
-    return make_stimulus(
-        inputs={name: field_codes(streams[name], inputs[name]) for name in ("w", "x")},
-        phases={name: [int(p) for p in inputs[name][PHASE]] for name in ("w", "x")},
-        expected={"y": field_codes(streams["y"], y)},
-        sources={"y": [["x", j, j] for j in range(n_x)]},
-        idle=idle, stall=stall, seed=seed, check_timing=check_timing)
+    (phases, see :func:`ws_beats`; ``options``: idle, stall, seed, check_timing)."""
+    inputs = ws_beats(params, events)
+    return stream_stimulus(params, manifest, inputs,
+                           sources={"y": [["x", j, j] for j in range(len(inputs["x"]["x"]))]},
+                           **options)
