@@ -9,22 +9,18 @@ One rule for all of them:
   exact and only the running sum wraps (two's complement, or modulo 2^W when unsigned); at most
   :data:`ACC_WIDTH_MAX`.
 
-A generator states what one beat adds (:func:`derive_acc_width`'s ``beat_range``); the widths and
-the error message come from here.
+A generator states what one beat adds (:func:`derive_acc_width`'s ``beat_range``); the widths come
+from :func:`hdl.numbers.acc_width_bounds`, the parameter declaration and the error message from
+here.
 """
 
 from __future__ import annotations
 
-from hdl.numbers import min_signed_width
+from hdl.numbers import ACC_BEATS, ACC_WIDTH_MAX, acc_width_bounds
 
 from .params import AUTO, IntParam, ParamError
 
-__all__ = ["ACC_BEATS", "ACC_WIDTH_MAX", "acc_width_param", "sum_width", "derive_acc_width"]
-
-#: The AUTO accumulator never overflows within this many beats.
-ACC_BEATS = 2 ** 16
-#: Largest ``acc_width`` of any generator (the upper bound of every ``acc_width`` declaration).
-ACC_WIDTH_MAX = 128
+__all__ = ["acc_width_param", "derive_acc_width"]
 
 
 def acc_width_param(what: str, auto_help: str = "no overflow within 2^16 beats") -> IntParam:
@@ -33,12 +29,6 @@ def acc_width_param(what: str, auto_help: str = "no overflow within 2^16 beats")
     return IntParam("acc_width", default=AUTO, min=1, max=ACC_WIDTH_MAX, auto_help=auto_help,
                     help=f"{what}; at least what one beat's products need (narrower is an "
                          f"error); below the default the running sum wraps modulo 2^acc_width")
-
-
-def sum_width(beat_range: tuple[int, int], beats: int, *, signed: bool = True) -> int:
-    """Fewest bits holding the sum of ``beats`` beats, each in ``beat_range`` (inclusive)."""
-    lo, hi = beat_range
-    return min_signed_width(lo * beats, hi * beats, signed_=signed)
 
 
 def _value_text(raw: int, frac_bits: int) -> str:
@@ -83,10 +73,11 @@ def derive_acc_width(params: dict, beat_range: tuple[int, int], *, signed: bool 
         An explicit width narrower than one beat needs, as one line naming the beat's range (in
         the accumulator's units: real values for fixed point) and the allowed widths.
     """
-    minimum = max(sum_width(beat_range, 1, signed=signed), frac_bits + 1)
+    automatic, minimum = acc_width_bounds(beat_range, signed=signed, auto_beats=auto_beats,
+                                          frac_bits=frac_bits)
     width = params["acc_width"]
     if width is AUTO:
-        return {"acc_width": max(sum_width(beat_range, auto_beats, signed=signed), minimum)}
+        return {"acc_width": automatic}
     if width < minimum:
         lo, hi = (_value_text(v, frac_bits) for v in beat_range)
         raise ParamError(f"--acc-width: {width} cannot hold one beat's products ({lo} to {hi}); "

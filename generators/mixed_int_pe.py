@@ -9,7 +9,7 @@ from .accumulator import acc_width_param, derive_acc_width
 from .base import Generator
 from .params import ChoiceParam, FormatParam, IntParam
 
-__all__ = ["MixedIntPEGenerator", "ACC_BEATS", "default_acc_width"]
+__all__ = ["MixedIntPEGenerator", "default_acc_width"]
 
 
 def default_acc_width(weight_bits, act_format, lanes, scale_format, beats=ACC_BEATS):

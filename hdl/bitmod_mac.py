@@ -22,7 +22,7 @@ from amaranth.lib.wiring import In, Out
 from .formats import FixedFormat, IntFormat
 from .numbers import ACC_BEATS, acc_format, sum_width
 from .ports import LAST_ENDS_GROUP, Field, Ports, Stream, flag, group_sum
-from .streaming import StreamPE
+from .streaming import EnabledCore, StreamPE
 from .term_recoding import signed_power_terms, term_layout, term_sum
 
 __all__ = ["BitmodDecoder", "BitmodMACCore", "BitmodMAC", "bitmod_mac_ports", "DTYPES",
@@ -179,7 +179,7 @@ class BitmodDecoder(wiring.Component):
         return m
 
 
-class BitmodMACCore(wiring.Component):
+class BitmodMACCore(EnabledCore):
     """BitMoD dot-product datapath with per-group scaling, clock-enabled, without handshake.
 
     The beat at the inputs (``valid`` = 1): activations ``a[0..K-1]``, weight codes
@@ -222,11 +222,10 @@ class BitmodMACCore(wiring.Component):
         self.group_width = (group_sum_width(act_format, weight_bits, lanes)
                             if group_width is None else group_width)
         self.acc_width = acc_width
-        self.ports = bitmod_mac_ports(act_format, weight_bits, lanes, scale_format, acc_width)
-        # Fixed from the acceptance of a 'last' beat (its final cycle) to the output beat.
-        self.latency = 1
-        self.initiation_interval = None   # 1 or 2 cycles per beat, depending on the weights
-        super().__init__({**self.ports.core_members(), "done": Out(1)})
+        # Latency: fixed from the acceptance of a 'last' beat (its final cycle) to the output
+        # beat. A beat takes 1 or 2 cycles, depending on its weights.
+        super().__init__(bitmod_mac_ports(act_format, weight_bits, lanes, scale_format, acc_width),
+                         latency=1, initiation_interval=None, multi_cycle=True)
 
     def elaborate(self, platform):
         m = Module()

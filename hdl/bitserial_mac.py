@@ -12,13 +12,11 @@ until then. :class:`BitSerialMAC` wraps it with ``lib.stream`` input and output 
 from __future__ import annotations
 
 from amaranth.hdl import Array, Cat, Module, Mux, Signal, signed
-from amaranth.lib import wiring
-from amaranth.lib.wiring import Out
 
 from .formats import IntFormat
 from .numbers import acc_format, dot_product_range, min_signed_width
 from .ports import LAST, Field, Ports, Stream, group_sum
-from .streaming import StreamPE
+from .streaming import EnabledCore, StreamPE
 from .term_recoding import LowestTermPicker, NafRecoder, adder_tree, term_sum
 
 __all__ = ["BitSerialMACCore", "BitSerialMAC", "bitserial_mac_ports", "SERIAL_MODES",
@@ -53,7 +51,7 @@ def bitserial_mac_ports(act_format: IntFormat, weight_bits: int, weight_signed: 
     ])
 
 
-class BitSerialMACCore(wiring.Component):
+class BitSerialMACCore(EnabledCore):
     """Serial-weight dot-product accumulator datapath, clock-enabled, without handshake.
 
     The beat at the inputs (``valid`` = 1) is ``a[0..K-1]`` (bit-parallel activations),
@@ -110,13 +108,11 @@ class BitSerialMACCore(wiring.Component):
         self.serial_mode = serial_mode
         self.acc_width = acc_width
         self.acc_signed = acc_signed
-        self.ports = bitserial_mac_ports(act_format, weight_bits, weight_signed, lanes, acc_width,
-                                         acc_signed)
-        # Fixed from the acceptance of a 'last' beat (its final cycle) to the output beat.
-        self.latency = 1
-        # Depends on each beat's precision (bits) or non-zero digits (terms).
-        self.initiation_interval = None
-        super().__init__({**self.ports.core_members(), "done": Out(1)})
+        # Latency: fixed from the acceptance of a 'last' beat (its final cycle) to the output
+        # beat. The cycles per beat depend on its precision (bits) or non-zero digits (terms).
+        ports = bitserial_mac_ports(act_format, weight_bits, weight_signed, lanes, acc_width,
+                                    acc_signed)
+        super().__init__(ports, latency=1, initiation_interval=None, multi_cycle=True)
 
     def _beat_width(self) -> int:
         wfmt = IntFormat(self.weight_bits, self.weight_signed)

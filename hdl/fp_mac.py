@@ -26,7 +26,7 @@ from .formats import FixedFormat, Format, MiniFloatFormat
 from .fp_round import FP32_NEG_ZERO, fp32_accumulate, fp32_result
 from .numbers import ACC_BEATS
 from .ports import LAST, Field, Ports, Stream
-from .streaming import StreamPE
+from .streaming import EnabledCore, StreamPE
 
 __all__ = ["OperandSpec", "operand_spec", "lmul_offset_bits", "FloatProduct", "product_frame",
            "lane_sum", "FpMacCore", "FpMac", "fp_mac_ports", "exact_acc_width", "ACCUMULATORS",
@@ -241,7 +241,7 @@ def fp_mac_ports(a_format: Format, b_format: Format, lanes: int, accumulator: st
     ])
 
 
-class FpMacCore(wiring.Component):
+class FpMacCore(EnabledCore):
     """Floating-point dot-product accumulator datapath, clock-enabled, without handshake.
 
     Each enabled cycle with ``valid`` takes one beat ``a[0..K-1]``, ``b[0..K-1]``, ``last``.
@@ -275,10 +275,8 @@ class FpMacCore(wiring.Component):
                              f"not {accumulator!r}")
         self.a_spec, self.b_spec = operand_spec(a_format), operand_spec(b_format)
         self.lanes, self.accumulator, self.multiplier = lanes, accumulator, multiplier
-        self.ports = fp_mac_ports(a_format, b_format, lanes, accumulator, multiplier)
-        self.latency = 1
-        self.initiation_interval = 1
-        super().__init__(self.ports.core_members())
+        super().__init__(fp_mac_ports(a_format, b_format, lanes, accumulator, multiplier),
+                         latency=1)
 
     def elaborate(self, platform):
         m = Module()

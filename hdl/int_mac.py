@@ -23,13 +23,11 @@ from __future__ import annotations
 
 from amaranth.hdl import Module, Signal, unsigned
 
-from amaranth.lib import wiring
-
 from .compressor_tree import BitHeap
 from .formats import IntFormat
 from .numbers import acc_format
 from .ports import LAST, Field, Ports, Stream, group_sum
-from .streaming import StreamPE
+from .streaming import EnabledCore, StreamPE
 
 __all__ = ["IntMACCore", "IntMAC", "int_mac_ports", "product_sum", "REDUCTIONS",
            "ACCUMULATORS"]
@@ -106,7 +104,7 @@ def int_mac_ports(a_format: IntFormat, b_format: IntFormat, lanes: int, acc_widt
     ])
 
 
-class IntMACCore(wiring.Component):
+class IntMACCore(EnabledCore):
     """Integer dot-product accumulator datapath, clock-enabled, without handshake.
 
     Each cycle with ``en`` = 1 the pipeline advances by one step. A beat presented with
@@ -158,10 +156,8 @@ class IntMACCore(wiring.Component):
         self.pipeline_stages = pipeline_stages
         self.reduction = reduction
         self.accumulator = accumulator
-        self.ports = int_mac_ports(a_format, b_format, lanes, acc_width, acc_signed)
-        self.latency = 1 + pipeline_stages
-        self.initiation_interval = 1
-        super().__init__(self.ports.core_members())
+        super().__init__(int_mac_ports(a_format, b_format, lanes, acc_width, acc_signed),
+                         latency=1 + pipeline_stages)
 
     def elaborate(self, platform):
         m = Module()

@@ -28,7 +28,7 @@ from amaranth.lib.wiring import In, Out
 from .formats import FixedFormat, IntFormat
 from .numbers import ACC_BEATS, acc_format, min_signed_width, sum_width
 from .ports import LAST_ENDS_GROUP, Field, Ports, Stream, flag, group_sum, shape_of
-from .streaming import StreamPE
+from .streaming import EnabledCore, StreamPE
 
 __all__ = [
     "MULTIPLIERS", "ShiftAddProducts", "DequantFirstProducts", "MixedIntPECore", "MixedIntPE",
@@ -213,7 +213,7 @@ class DequantFirstProducts(wiring.Component):
         return m
 
 
-class MixedIntPECore(wiring.Component):
+class MixedIntPECore(EnabledCore):
     """Mixed-precision dot-product accumulator datapath, clock-enabled, without handshake.
 
     A beat (``valid`` and ``en`` high) carries ``a[0..K-1]``, ``q[0..K-1]``, ``zero``, ``scale``,
@@ -264,11 +264,9 @@ class MixedIntPECore(wiring.Component):
         self.acc_width = acc_width
         self.group_width = min(acc_width,
                                group_sum_width(weight_bits, act_format, lanes, self.GROUP_BEATS))
-        self.ports = mixed_int_pe_ports(weight_bits, act_format, lanes, scale_format, multiplier,
-                                        acc_width)
-        self.latency = 1
-        self.initiation_interval = 1
-        super().__init__(self.ports.core_members())
+        ports = mixed_int_pe_ports(weight_bits, act_format, lanes, scale_format, multiplier,
+                                   acc_width)
+        super().__init__(ports, latency=1)
 
     def product_unit(self) -> wiring.Component:
         """A fresh product unit of this core's configuration (also used by the area report)."""

@@ -9,13 +9,12 @@ interface once.
 from __future__ import annotations
 
 from amaranth.hdl import Module, Mux, Signal, signed
-from amaranth.lib import wiring
 
 from .fp_mac import FloatProduct, lane_sum, operand_spec, product_frame
 from .fp_round import FP32_NEG_ZERO, fp32_accumulate
 from .mx import BLOCK_SIZE, E8M0, SCALE_NAN, MXElement
 from .ports import Field, Ports, Stream, flag
-from .streaming import StreamPE
+from .streaming import EnabledCore, StreamPE
 
 __all__ = ["MxDotCore", "MxDot", "mx_dot_ports", "MX_LANES"]
 
@@ -49,7 +48,7 @@ def mx_dot_ports(a_elem: MXElement, b_elem: MXElement, lanes: int) -> Ports:
     ])
 
 
-class MxDotCore(wiring.Component):
+class MxDotCore(EnabledCore):
     """MX block dot-product accumulator datapath, clock-enabled, without handshake.
 
     A block is ``32 / lanes`` beats, counted by the core from reset. On a block's first beat the
@@ -80,10 +79,7 @@ class MxDotCore(wiring.Component):
             raise ValueError(f"lanes must be one of {MX_LANES}")
         self.a_spec, self.b_spec = operand_spec(a_elem.format), operand_spec(b_elem.format)
         self.lanes = lanes
-        self.ports = mx_dot_ports(a_elem, b_elem, lanes)
-        self.latency = 1
-        self.initiation_interval = 1
-        super().__init__(self.ports.core_members())
+        super().__init__(mx_dot_ports(a_elem, b_elem, lanes), latency=1)
 
     def elaborate(self, platform):
         m = Module()

@@ -14,7 +14,7 @@ from __future__ import annotations
 from amaranth.hdl import Module
 from amaranth.lib import data, wiring
 
-__all__ = ["connect_enabled_core", "StreamPE"]
+__all__ = ["connect_enabled_core", "EnabledCore", "StreamPE"]
 
 
 def connect_enabled_core(m, core, i, o, *, result_field: str):
@@ -37,6 +37,32 @@ def connect_enabled_core(m, core, i, o, *, result_field: str):
     for name, _ in data.Layout.cast(o.payload.shape()):
         port = core.result if name == result_field else getattr(core, name)
         m.d.comb += o.payload[name].eq(port)
+
+
+class EnabledCore(wiring.Component):
+    """Base of a clock-enabled datapath core: its interface and timing, stated once.
+
+    Parameters
+    ----------
+    ports : hdl.ports.Ports
+        The PE's streams; the core's ports follow from them (:meth:`hdl.ports.Ports.core_members`).
+    latency : int or None
+        Cycles from the acceptance of a beat ending a group to its output beat.
+    initiation_interval : int or None
+        Cycles per beat at full rate; None when it depends on the data.
+    multi_cycle : bool
+        The core spends several enabled cycles on some beats and says when a beat is consumed on
+        an extra output ``done``.
+    """
+
+    def __init__(self, ports, *, latency, initiation_interval=1, multi_cycle=False):
+        self.ports = ports
+        self.latency = latency
+        self.initiation_interval = initiation_interval
+        members = ports.core_members()
+        if multi_cycle:
+            members["done"] = wiring.Out(1)
+        super().__init__(members)
 
 
 class StreamPE(wiring.Component):
