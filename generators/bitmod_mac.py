@@ -29,10 +29,9 @@ class BitmodMACGenerator(Generator):
     )
 
     def derive(self, params):
-        scale = params["scale_format"]
-        beat = scaled_beat_range(params["act_format"], params["weight_bits"], params["lanes"],
-                                 scale)
-        return derive_acc_width(params, beat, frac_bits=scale.frac_bits)
+        return derive_acc_width(params, scaled_beat_range(
+            params["act_format"], params["weight_bits"], params["lanes"], params["scale_format"]),
+            frac_bits=params["scale_format"].frac_bits)
 
     def build(self, params):
         return BitmodMAC(act_format=params["act_format"], weight_bits=params["weight_bits"],

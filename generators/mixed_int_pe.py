@@ -48,10 +48,9 @@ class MixedIntPEGenerator(Generator):
     )
 
     def derive(self, params):
-        scale = params["scale_format"]
-        beat = scaled_beat_range(params["weight_bits"], params["act_format"], params["lanes"],
-                                 scale)
-        return derive_acc_width(params, beat, frac_bits=scale.frac_bits)
+        return derive_acc_width(params, scaled_beat_range(
+            params["weight_bits"], params["act_format"], params["lanes"], params["scale_format"]),
+            frac_bits=params["scale_format"].frac_bits)
 
     def build(self, params):
         return MixedIntPE(weight_bits=params["weight_bits"], act_format=params["act_format"],

@@ -127,6 +127,15 @@ def _shift_add_multiply(m: Module, code, value, name: str):
     return _adder_tree(m, [Mux(code[j], value, 0) << j for j in range(len(code))], name)
 
 
+def _operand_ports(weight_bits: int, act_format: IntFormat, lanes: int) -> dict:
+    """The operand ports both product units take: activations, weight codes, zero point."""
+    return {
+        "a": In(data.ArrayLayout(shape_of(act_format), lanes)),
+        "q": In(data.ArrayLayout(unsigned(weight_bits), lanes)),
+        "zero": In(unsigned(weight_bits)),
+    }
+
+
 class ShiftAddProducts(wiring.Component):
     """MixPE product unit: the integer beat sum ``sum_k (q[k] - zero) * a[k]``, no multipliers.
 
@@ -154,9 +163,7 @@ class ShiftAddProducts(wiring.Component):
         self.act_format = act_format
         self.lanes = lanes
         super().__init__({
-            "a": In(data.ArrayLayout(shape_of(act_format), lanes)),
-            "q": In(data.ArrayLayout(unsigned(weight_bits), lanes)),
-            "zero": In(unsigned(weight_bits)),
+            **_operand_ports(weight_bits, act_format, lanes),
             "dot": Out(signed(group_sum_width(weight_bits, act_format, lanes, 1))),
         })
 
@@ -194,9 +201,7 @@ class DequantFirstProducts(wiring.Component):
         self.lanes = lanes
         self.scale_format = scale_format
         super().__init__({
-            "a": In(data.ArrayLayout(shape_of(act_format), lanes)),
-            "q": In(data.ArrayLayout(unsigned(weight_bits), lanes)),
-            "zero": In(unsigned(weight_bits)),
+            **_operand_ports(weight_bits, act_format, lanes),
             "scale": In(unsigned(scale_format.width)),
             "dot": Out(signed(min_signed_width(*scaled_beat_range(weight_bits, act_format, lanes,
                                                                   scale_format)))),

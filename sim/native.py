@@ -72,6 +72,12 @@ def _io_words(streams) -> int:
     return max([words(s["payload_width"]) for _, s in streams] or [1])
 
 
+def _seed(rng: str, multiplier: int, salt: int) -> list[str]:
+    """Verilog seeding one stream's xorshift state from ``+seed`` (never 0, its fixed point)."""
+    return [f"    {rng} = (seed * 32'd{multiplier}) ^ 32'd{salt};",
+            f"    if ({rng} == 0) {rng} = 1;"]
+
+
 def testbench_verilog(manifest: dict) -> str:
     """Verilog text of the test top for ``manifest``'s module (see the module docstring).
 
@@ -198,8 +204,7 @@ def testbench_verilog(manifest: dict) -> str:
             f"    in{k}_log = $fopen(\"accepted_{k}.txt\", \"w\");",
             "`endif",
             f"    in{k}_have = 1'b0;",
-            f"    in{k}_rng = (seed * 32'd2654435761) ^ 32'd{0x9E3779B9 + 977 * k};",
-            f"    if (in{k}_rng == 0) in{k}_rng = 1;",
+            *_seed(f"in{k}_rng", 2654435761, 0x9E3779B9 + 977 * k),
         ]
     for k, (name, s) in enumerate(outs):
         lines += [
@@ -208,8 +213,7 @@ def testbench_verilog(manifest: dict) -> str:
             "`ifndef VERILATOR",
             f"    out{k}_log = $fopen(\"out_{k}.txt\", \"w\");",
             "`endif",
-            f"    out{k}_rng = (seed * 32'd2246822519) ^ 32'd{0x85EBCA6B + 1009 * k};",
-            f"    if (out{k}_rng == 0) out{k}_rng = 1;",
+            *_seed(f"out{k}_rng", 2246822519, 0x85EBCA6B + 1009 * k),
         ]
     lines += [
         f"    reset_left = {RESET_CYCLES};",

@@ -14,6 +14,11 @@ from .conftest import design_for
 from .test_manifest_schema import CONFIGS, IDS
 
 STORED = Path(__file__).parent / "data" / "manifests"
+#: The generators that existed when the manifests were stored (later ones have nothing to keep).
+STORED_GENERATORS = ("bitmod_mac", "bitserial_mac", "fp_mac", "int_mac", "mixed_int_pe", "mx_dot",
+                     "softmax", "systolic_array")
+CHECKED = [(config, ident) for config, ident in zip(CONFIGS, IDS)
+           if config[0] in STORED_GENERATORS]
 
 
 def _contains(stored, now, where="manifest") -> list[str]:
@@ -37,10 +42,10 @@ def _contains(stored, now, where="manifest") -> list[str]:
 
 
 def test_at_least_twenty_stored_configurations():
-    assert len(list(STORED.glob("*.json"))) >= 20
+    assert len(list(STORED.glob("*.json"))) >= 20 and len(CHECKED) >= 20
 
 
-@pytest.mark.parametrize("name, values", CONFIGS, ids=IDS)
+@pytest.mark.parametrize("name, values", [c for c, _ in CHECKED], ids=[i for _, i in CHECKED])
 def test_manifest_keeps_every_stored_key(name, values):
     design = design_for(name, **values)
     stored = json.loads((STORED / f"{design.module}.json").read_text())
