@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from amaranth.hdl import Array, Cat, Module, Mux, Signal, signed
 
+from .checks import require_choice
 from .formats import IntFormat
 from .numbers import acc_format, dot_product_range, min_signed_width
 from .ports import LAST, Field, Ports, Stream, group_sum
@@ -96,18 +97,12 @@ class BitSerialMACCore(EnabledCore):
     def __init__(self, *, act_format: IntFormat, weight_bits: int, weight_signed: bool,
                  lanes: int, bits_per_cycle: int, serial_mode: str, acc_width: int,
                  acc_signed: bool = True):
-        if serial_mode not in SERIAL_MODES:
-            raise ValueError(f"serial_mode must be one of {SERIAL_MODES}, not {serial_mode!r}")
-        if bits_per_cycle not in (1, 2, 4):
-            raise ValueError(f"bits_per_cycle must be 1, 2 or 4, not {bits_per_cycle}")
-        self.act_format = act_format
-        self.weight_bits = weight_bits
-        self.weight_signed = weight_signed
-        self.lanes = lanes
-        self.bits_per_cycle = bits_per_cycle
-        self.serial_mode = serial_mode
-        self.acc_width = acc_width
-        self.acc_signed = acc_signed
+        require_choice("serial_mode", serial_mode, SERIAL_MODES)
+        require_choice("bits_per_cycle", bits_per_cycle, (1, 2, 4))
+        self.act_format, self.weight_bits, self.weight_signed = act_format, weight_bits, \
+            weight_signed
+        self.lanes, self.bits_per_cycle, self.serial_mode = lanes, bits_per_cycle, serial_mode
+        self.acc_width, self.acc_signed = acc_width, acc_signed
         # Latency: fixed from the acceptance of a 'last' beat (its final cycle) to the output
         # beat. The cycles per beat depend on its precision (bits) or non-zero digits (terms).
         ports = bitserial_mac_ports(act_format, weight_bits, weight_signed, lanes, acc_width,

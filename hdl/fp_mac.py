@@ -22,6 +22,7 @@ from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
+from .checks import require_choice
 from .formats import FixedFormat, Format, MiniFloatFormat
 from .fp_round import FP32_NEG_ZERO, fp32_accumulate, fp32_result
 from .numbers import ACC_BEATS
@@ -270,9 +271,7 @@ class FpMacCore(EnabledCore):
 
     def __init__(self, *, a_format: Format, b_format: Format, lanes: int,
                  accumulator: str = "exact", multiplier: str = "exact"):
-        if accumulator not in ACCUMULATORS:
-            raise ValueError(f"accumulator must be one of {', '.join(ACCUMULATORS)}, "
-                             f"not {accumulator!r}")
+        require_choice("accumulator", accumulator, ACCUMULATORS)
         self.a_spec, self.b_spec = operand_spec(a_format), operand_spec(b_format)
         self.lanes, self.accumulator, self.multiplier = lanes, accumulator, multiplier
         super().__init__(fp_mac_ports(a_format, b_format, lanes, accumulator, multiplier),

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from amaranth.hdl import Module, Signal, unsigned
 
+from .checks import require_choice
 from .compressor_tree import BitHeap
 from .formats import IntFormat
 from .numbers import acc_format
@@ -143,11 +144,8 @@ class IntMACCore(EnabledCore):
                  reduction: str = "adder_tree", accumulator: str = "binary"):
         if not 0 <= pipeline_stages <= 3:
             raise ValueError(f"pipeline_stages must be 0 to 3, not {pipeline_stages}")
-        if reduction not in REDUCTIONS:
-            raise ValueError(f"reduction must be one of {', '.join(REDUCTIONS)}, not {reduction!r}")
-        if accumulator not in ACCUMULATORS:
-            raise ValueError(f"accumulator must be one of {', '.join(ACCUMULATORS)}, "
-                             f"not {accumulator!r}")
+        require_choice("reduction", reduction, REDUCTIONS)
+        require_choice("accumulator", accumulator, ACCUMULATORS)
         self.a_format = a_format
         self.b_format = b_format
         self.lanes = lanes

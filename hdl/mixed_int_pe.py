@@ -25,6 +25,7 @@ from amaranth.hdl import Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
+from .checks import require_choice
 from .formats import FixedFormat, IntFormat
 from .numbers import ACC_BEATS, acc_format, min_signed_width, sum_width
 from .ports import LAST_ENDS_GROUP, Field, Ports, Stream, flag, group_sum, shape_of
@@ -241,10 +242,8 @@ class MixedIntPECore(EnabledCore):
 
     Parameters
     ----------
-    weight_bits : int
-    act_format : IntFormat
-    lanes : int
-    scale_format : FixedFormat
+    weight_bits, act_format, lanes, scale_format :
+        As for :class:`DequantFirstProducts`.
     multiplier : {"shift_add", "dequant_first"}
     acc_width : int
 
@@ -259,14 +258,9 @@ class MixedIntPECore(EnabledCore):
 
     def __init__(self, *, weight_bits: int, act_format: IntFormat, lanes: int,
                  scale_format: FixedFormat, multiplier: str, acc_width: int):
-        if multiplier not in MULTIPLIERS:
-            raise ValueError(f"multiplier must be one of {', '.join(MULTIPLIERS)}, not {multiplier!r}")
-        self.weight_bits = weight_bits
-        self.act_format = act_format
-        self.lanes = lanes
-        self.scale_format = scale_format
-        self.multiplier = multiplier
-        self.acc_width = acc_width
+        require_choice("multiplier", multiplier, MULTIPLIERS)
+        self.weight_bits, self.act_format, self.lanes = weight_bits, act_format, lanes
+        self.scale_format, self.multiplier, self.acc_width = scale_format, multiplier, acc_width
         self.group_width = min(acc_width,
                                group_sum_width(weight_bits, act_format, lanes, self.GROUP_BEATS))
         ports = mixed_int_pe_ports(weight_bits, act_format, lanes, scale_format, multiplier,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from amaranth.hdl import Module, Mux, Signal, signed
 
+from .checks import require_choice
 from .fp_mac import FloatProduct, lane_sum, operand_spec, product_frame
 from .fp_round import FP32_NEG_ZERO, fp32_accumulate
 from .mx import BLOCK_SIZE, E8M0, SCALE_NAN, MXElement
@@ -75,8 +76,7 @@ class MxDotCore(EnabledCore):
     """
 
     def __init__(self, *, a_elem: MXElement, b_elem: MXElement, lanes: int):
-        if lanes not in MX_LANES:
-            raise ValueError(f"lanes must be one of {MX_LANES}")
+        require_choice("lanes", lanes, MX_LANES)
         self.a_spec, self.b_spec = operand_spec(a_elem.format), operand_spec(b_elem.format)
         self.lanes = lanes
         super().__init__(mx_dot_ports(a_elem, b_elem, lanes), latency=1)

@@ -44,6 +44,7 @@ from typing import Mapping
 from amaranth.hdl import Const, Module, Mux, Signal, signed
 from amaranth.lib import memory, wiring
 
+from .checks import require_choice
 from .exp2 import Exp2, rshift_round
 from .formats import FixedFormat
 from .ports import Field, Ports, Stream, flag
@@ -247,12 +248,9 @@ class Softmax(wiring.Component):
 
     def __init__(self, *, widths: SoftmaxWidths, max_length: int, algorithm: str,
                  double_buffer: bool):
-        if algorithm not in ALGORITHMS:
-            raise ValueError(f"unknown algorithm {algorithm!r}")
-        self.widths = widths
-        self.max_length = max_length
-        self.algorithm = algorithm
-        self.double_buffer = double_buffer
+        require_choice("algorithm", algorithm, ALGORITHMS)
+        self.widths, self.max_length = widths, max_length
+        self.algorithm, self.double_buffer = algorithm, double_buffer
         self.ports = softmax_ports(widths, max_length)
         self.latency = None                 # data-dependent: see softmax_cycles
         self.initiation_interval = None

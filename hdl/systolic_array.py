@@ -22,6 +22,7 @@ from operator import or_
 from amaranth.hdl import Module, Mux, Signal
 from amaranth.lib import wiring
 
+from .checks import require_choice
 from .formats import IntFormat
 from .int_mac import ACCUMULATORS, REDUCTIONS, IntMACCore, product_sum
 from .numbers import acc_format
@@ -73,10 +74,8 @@ def weight_stationary_ports(rows: int, cols: int, a_format: IntFormat, b_format:
 def _check(rows, cols, reduction, accumulator):
     if not (rows >= 1 and cols >= 1):
         raise ValueError(f"rows and cols must be at least 1, not {rows} x {cols}")
-    if reduction not in REDUCTIONS:
-        raise ValueError(f"reduction must be one of {', '.join(REDUCTIONS)}")
-    if accumulator not in ACCUMULATORS:
-        raise ValueError(f"accumulator must be one of {', '.join(ACCUMULATORS)}")
+    require_choice("reduction", reduction, REDUCTIONS)
+    require_choice("accumulator", accumulator, ACCUMULATORS)
 
 
 def _delay(m, value, stages, enable, name, reset_less=True):

@@ -15,7 +15,6 @@ simulator.
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import time
@@ -83,8 +82,7 @@ def markdown(rows) -> str:
 
 
 def main(argv=None) -> int:
-    parser = flow.OneLineParser(prog=PROG, description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = flow.script_parser(PROG, __doc__)
     parser.add_argument("--simulators", type=flow.choice_list(("verilator", "icarus")),
                         default=None, metavar="LIST",
                         help="comma-separated simulators [default: every available one]")

@@ -34,10 +34,8 @@ BOARD_CHOICES = (*flow.BOARDS, "all")
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
-    parser = flow.OneLineParser(prog=PROG, description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter,
-                                epilog="Boards: " + "; ".join(f"{k}: {v[2]}"
-                                                              for k, v in flow.BOARDS.items()))
+    parser = flow.script_parser(PROG, __doc__, epilog="Boards: " + "; ".join(
+        f"{k}: {v[2]}" for k, v in flow.BOARDS.items()))
     parser.add_argument("generator", nargs="?", default="int_mac",
                         help="generator name [default: int_mac]")
     parser.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
@@ -105,8 +103,7 @@ def run(args) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parse_args(sys.argv[1:] if argv is None else argv)
-    return flow.run_command(PROG, lambda: "\n".join(run(args)) + "\n", args=args,
+    return flow.script_main(PROG, parse_args, lambda args: "\n".join(run(args)) + "\n", argv,
                             dirs=("output",))
 
 

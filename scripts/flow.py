@@ -7,16 +7,18 @@ directory, runs the tool with ``cwd`` set to it and passes relative file names o
 
 The main pieces:
 
-* :func:`run_command` -- the body of every script's ``main``; with :class:`OneLineParser`,
-  :class:`UsageError`, :func:`parse_param_pairs` and :func:`elaborate` a mistake on the command
-  line is one line on stderr naming the flag as the user typed it and what is allowed, exit
-  status 2, no file written and no traceback.
+* :func:`script_main` (parse, then :func:`run_command`) -- every script's ``main``; with
+  :func:`script_parser` (a :class:`OneLineParser`), :class:`UsageError`,
+  :func:`parse_param_pairs` and :func:`elaborate` a mistake on the command line is one line on
+  stderr naming the flag as the user typed it and what is allowed, exit status 2, no file
+  written and no traceback.
 * :class:`Source` -- one Verilog design to synthesize (a generated PE or a hand-written baseline);
   :func:`generated_source` and :func:`baseline_source` make them.
 * :func:`synth_generic`, :func:`synth_fpga` -- Yosys runs returning cell counts.
 * :func:`nextpnr_ecp5_ooc` -- out-of-context ECP5 place and route for an Fmax figure.
 * :func:`board_build` -- an Amaranth board build (iCEBreaker, ULX3S) with the PE inside
   :class:`harness.StreamHarness`, returning the nextpnr report.
+* :func:`new_plot`, :func:`save_plot` -- the reports' Matplotlib plots (PNG, no display).
 """
 
 from __future__ import annotations
@@ -34,13 +36,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 __all__ = [
-    "FlowError", "UsageError", "Source", "progress", "run_command", "OneLineParser", "flag_of",
-    "int_at_least", "number_above", "choice_list", "check_output", "write_text",
+    "FlowError", "UsageError", "Source", "progress", "run_command", "script_main",
+    "OneLineParser", "script_parser", "flag_of",
+    "int_at_least", "number_above", "choice_list", "add_ecp5_freq_option",
+    "check_output", "write_text",
     "check_params", "check_value", "elaborate",
     "tool_path", "build_env", "run_tool",
     "generated_source", "baseline_source", "register_wrapper", "parse_param_pairs", "yosys_read_script",
     "synth_generic", "synth_fpga", "netlist_figures", "nextpnr_ecp5_ooc", "parse_nextpnr_report", "board_build",
-    "BOARDS", "DEFAULT_SEED",
+    "new_plot", "save_plot",
+    "BOARDS", "DEFAULT_SEED", "ECP5_FREQ_MHZ", "ICE40_ROWS",
 ]
 
 #: Repository root (this file lives in ``<root>/scripts``).
@@ -49,6 +54,9 @@ BASELINE_DIR = ROOT / "scripts" / "baselines"
 
 #: nextpnr placement seed: fixed so that repeated runs give identical results.
 DEFAULT_SEED = 1
+
+#: ECP5 clock target (MHz) of :func:`nextpnr_ecp5_ooc`, above what the designs reach.
+ECP5_FREQ_MHZ = 250.0
 
 _T0 = time.monotonic()
 
@@ -109,6 +117,14 @@ def run_command(prog: str, produce, *, args=None, files=(), dirs=()) -> int:
     return 0
 
 
+def script_main(prog: str, parse_args, produce, argv=None, *, files=(), dirs=()) -> int:
+    """A script's ``main``: ``args = parse_args(argv)`` (``argv`` None: the command line), then
+    :func:`run_command` of ``produce(args)`` with ``files`` and ``dirs`` (destinations of
+    ``args`` that name output files and directories, checked before ``produce`` runs)."""
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    return run_command(prog, lambda: produce(args), args=args, files=files, dirs=dirs)
+
+
 def _one_line(message: str) -> str:
     return " ".join(message.split())
 
@@ -162,6 +178,14 @@ class OneLineParser(argparse.ArgumentParser):
         return namespace, extras
 
 
+def script_parser(prog: str, doc: str, **kwargs) -> OneLineParser:
+    """The :class:`OneLineParser` of a script named ``prog``: the first paragraph of its
+    docstring ``doc`` is the description, shown as written; ``kwargs`` (``epilog``, ...) go to
+    the parser."""
+    return OneLineParser(prog=prog, description=doc.split("\n\n")[0],
+                         formatter_class=argparse.RawDescriptionHelpFormatter, **kwargs)
+
+
 def flag_of(args, dest: str) -> str:
     """The option string the user typed for ``dest`` (see :class:`OneLineParser`)."""
     flags = getattr(args, "flags", None) or {}
@@ -179,34 +203,39 @@ def _parse_int(text: str) -> int:
     return parse_int(text)
 
 
-def int_at_least(minimum: int):
-    """``argparse`` type: an integer ``>= minimum``; anything else is a one-line usage error."""
+def _checked_type(convert, fits, allowed: str, name: str):
+    """``argparse`` type: ``convert(text)`` if that succeeds and ``fits`` the value; anything
+    else is a one-line usage error ending in ``allowed: {allowed}``. ``name`` is what argparse
+    calls the type in its messages."""
     def parse(text):
         try:
-            value = _parse_int(text)
+            value = convert(text)
         except ValueError:
             value = None
-        if value is None or value < minimum:
-            raise argparse.ArgumentTypeError(
-                f"{text!r} is not allowed; allowed: integer {minimum} or more")
+        if value is None or not fits(value):
+            raise argparse.ArgumentTypeError(f"{text!r} is not allowed; allowed: {allowed}")
         return value
-    parse.__name__ = "int"
+    parse.__name__ = name
     return parse
+
+
+def int_at_least(minimum: int):
+    """``argparse`` type: an integer ``>= minimum``; anything else is a one-line usage error."""
+    return _checked_type(_parse_int, lambda value: value >= minimum,
+                         f"integer {minimum} or more", "int")
 
 
 def number_above(minimum: float):
     """``argparse`` type: a number ``> minimum`` (e.g. a clock target in MHz)."""
-    def parse(text):
-        try:
-            value = float(text)
-        except ValueError:
-            value = None
-        if value is None or not minimum < value < float("inf"):
-            raise argparse.ArgumentTypeError(
-                f"{text!r} is not allowed; allowed: a number above {minimum:g}")
-        return value
-    parse.__name__ = "number"
-    return parse
+    return _checked_type(float, lambda value: minimum < value < float("inf"),
+                         f"a number above {minimum:g}", "number")
+
+
+def add_ecp5_freq_option(parser: argparse.ArgumentParser) -> None:
+    """``--ecp5-freq MHZ``: the clock target of :func:`nextpnr_ecp5_ooc` (``args.ecp5_freq``)."""
+    parser.add_argument("--ecp5-freq", type=number_above(0), default=ECP5_FREQ_MHZ, metavar="MHZ",
+                        help="ECP5 clock target for timing-driven place and route "
+                             f"[default: {ECP5_FREQ_MHZ:g}]")
 
 
 def choice_list(choices: tuple[str, ...], *, every: str | None = "all"):
@@ -643,6 +672,15 @@ _FPGA = {
 }
 
 
+#: Report table rows (label, result key, figure key) of :func:`synth_fpga` for iCE40 without
+#: DSP, its results kept under the key ``"ice40"``.
+ICE40_ROWS = (
+    ("iCE40 LUT4 (no DSP)", "ice40", "lut4"),
+    ("iCE40 SB_CARRY (no DSP)", "ice40", "carry"),
+    ("iCE40 FF (no DSP)", "ice40", "ff"),
+)
+
+
 def _group(cells: dict[str, int], groups: dict[str, tuple[str, ...]]) -> dict[str, int]:
     return {name: sum(n for t, n in cells.items() if t.startswith(prefixes))
             for name, prefixes in groups.items()}
@@ -710,7 +748,7 @@ def parse_nextpnr_report(path: Path) -> dict:
 
 
 def nextpnr_ecp5_ooc(workdir: Path, netlist: str, *, seed: int = DEFAULT_SEED,
-                     freq_mhz: float = 250.0, tag: str = "ecp5_ooc") -> dict:
+                     freq_mhz: float = ECP5_FREQ_MHZ, tag: str = "ecp5_ooc") -> dict:
     """Place and route an ECP5 netlist out of context (no I/O buffers) on an LFE5U-85F.
 
     ``freq_mhz`` is deliberately above what the design reaches so that the timing-driven
@@ -722,6 +760,27 @@ def nextpnr_ecp5_ooc(workdir: Path, netlist: str, *, seed: int = DEFAULT_SEED,
               "--report", f"{tag}.report.json", "--log", f"{tag}.log", "--quiet"],
              workdir, f"{tag}.out")
     return parse_nextpnr_report(workdir / f"{tag}.report.json")
+
+
+# --------------------------------------------------------------------------------------------
+# Plots
+# --------------------------------------------------------------------------------------------
+
+def new_plot(*args, **kwargs):
+    """``matplotlib.pyplot.subplots(*args, **kwargs)`` (a figure and its axes) on the Agg
+    backend: files only, no display needed."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    return plt.subplots(*args, **kwargs)
+
+
+def save_plot(fig, path: Path) -> None:
+    """Lay ``fig`` out tightly, write it to ``path`` (PNG, 120 dpi) and close it."""
+    import matplotlib.pyplot as plt
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
 
 
 # --------------------------------------------------------------------------------------------

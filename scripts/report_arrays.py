@@ -93,9 +93,7 @@ def _size_list(text: str) -> list[tuple[int, int]]:
 
 
 def parse_args(argv):
-    parser = flow.OneLineParser(prog=PROG, description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter,
-                                epilog=__doc__.split("\n\n", 1)[1])
+    parser = flow.script_parser(PROG, __doc__, epilog=__doc__.split("\n\n", 1)[1])
     parser.add_argument("--section", type=flow.choice_list(SECTIONS, every=None),
                         default="int_mac,array", metavar="LIST",
                         help="int_mac, array or both [default: int_mac,array]")
@@ -112,8 +110,7 @@ def parse_args(argv):
                              "Fmax only; the large arrays' FPGA syntheses take the longest)")
     parser.add_argument("--fmax-max-pes", type=flow.int_at_least(0), default=256, metavar="N",
                         help="place and route arrays of at most N PEs [default: 256]")
-    parser.add_argument("--ecp5-freq", type=flow.number_above(0), default=250.0, metavar="MHZ",
-                        help="ECP5 clock target for timing-driven place and route [default: 250]")
+    flow.add_ecp5_freq_option(parser)
     parser.add_argument("--out", type=Path, default=Path("build/report_arrays"), metavar="DIR",
                         help="output and work directory [default: build/report_arrays]")
     return parser.parse_args(argv)
@@ -383,12 +380,8 @@ def array_markdown(records) -> str:
 # -- plot ------------------------------------------------------------------------------------
 
 def plot(int_records, array_records, path: Path):
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     panels = bool(int_records) + bool(array_records)
-    fig, axes = plt.subplots(1, panels, figsize=(6 * panels, 4.2), squeeze=False)
+    fig, axes = flow.new_plot(1, panels, figsize=(6 * panels, 4.2), squeeze=False)
     axes = list(axes[0])
     if int_records:
         ax = axes.pop(0)
@@ -425,9 +418,8 @@ def plot(int_records, array_records, path: Path):
         ax.set_xlabel("PEs (R x C)")
         ax.set_title("systolic_array int8 x int8")
         ax.legend(fontsize=7)
-    fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=120)
+    flow.save_plot(fig, path)
 
 
 def produce(args) -> str:
@@ -459,8 +451,7 @@ def produce(args) -> str:
 
 
 def main(argv=None) -> int:
-    args = parse_args(sys.argv[1:] if argv is None else argv)
-    return flow.run_command(PROG, lambda: produce(args), args=args, dirs=("out",))
+    return flow.script_main(PROG, parse_args, produce, argv, dirs=("out",))
 
 
 if __name__ == "__main__":

@@ -32,7 +32,6 @@ Example::
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import tempfile
@@ -303,11 +302,7 @@ def markdown(report: dict) -> str:
 
 
 def plot(report: dict, path: Path) -> None:
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(7, 4.5))
+    fig, ax = flow.new_plot(figsize=(7, 4.5))
     for r in report["rows"]:
         ps = sorted(int(p) for p in r["efficiency_ratio"])
         ax.plot(ps, [r["efficiency_ratio"][str(p)] for p in ps], marker="o", label=r["label"])
@@ -318,14 +313,11 @@ def plot(report: dict, path: Path) -> None:
     ax.set_title(f"K = {report['lanes']}, int8 activations, iCE40 LUT4 (no DSP)")
     ax.grid(True, which="both", linewidth=0.3)
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    flow.save_plot(fig, path)
 
 
 def parse_args(argv):
-    parser = flow.OneLineParser(prog=PROG, description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = flow.script_parser(PROG, __doc__)
     parser.add_argument("--lanes", type=flow.int_at_least(1), default=16,
                         help="lanes K of every PE (default 16)")
     parser.add_argument("--act-format", default="int8", help="activation format (default int8)")
@@ -362,8 +354,7 @@ def produce(args) -> str:
 
 
 def main(argv=None) -> int:
-    args = parse_args(sys.argv[1:] if argv is None else argv)
-    return flow.run_command(PROG, lambda: produce(args), args=args, dirs=("out", "keep"))
+    return flow.script_main(PROG, parse_args, produce, argv, dirs=("out", "keep"))
 
 
 if __name__ == "__main__":

@@ -31,7 +31,6 @@ Prints Markdown on stdout (JSON with --json) and progress on stderr.
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
 import os
@@ -65,8 +64,7 @@ DONE_TARGETS = (
 
 
 def parse_args(argv):
-    parser = flow.OneLineParser(prog=PROG, description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = flow.script_parser(PROG, __doc__)
     parser.add_argument("--set", choices=("all", "done"), default="all",
                         help="all rows, or only those of the Done-when targets [default: all]")
     parser.add_argument("--targets", type=flow.choice_list(TARGETS), default="all",
@@ -420,8 +418,7 @@ def produce(args) -> str:
 
 
 def main(argv=None) -> int:
-    args = parse_args(sys.argv[1:] if argv is None else argv)
-    return flow.run_command(PROG, lambda: produce(args), args=args, files=("json", "markdown"),
+    return flow.script_main(PROG, parse_args, produce, argv, files=("json", "markdown"),
                             dirs=("keep", "cache"))
 
 

@@ -23,7 +23,6 @@ Prints JSON, then Markdown tables on stdout; progress on stderr.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import sys
@@ -41,9 +40,7 @@ TARGET_RATIO = 0.5
 #: Generator parameters this script takes as flags of its own (same names as generate-verilog's).
 PARAM_FLAGS = ("weight_bits", "act_format", "lanes", "scale_format")
 FIGURES = (
-    ("iCE40 LUT4 (no DSP)", "ice40", "lut4"),
-    ("iCE40 SB_CARRY (no DSP)", "ice40", "carry"),
-    ("iCE40 FF (no DSP)", "ice40", "ff"),
+    *flow.ICE40_ROWS,
     ("Generic cells", "generic", "cells"),
     ("CMOS transistors (estimate)", "generic", "transistors"),
     ("ECP5 Fmax MHz (no DSP)", "fmax", "fmax_mhz"),
@@ -51,8 +48,7 @@ FIGURES = (
 
 
 def parse_args(argv):
-    parser = flow.OneLineParser(prog=PROG, description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = flow.script_parser(PROG, __doc__)
     parser.add_argument("--weight-bits", default="4", help="weight code bits [default: 4]")
     parser.add_argument("--act-format", default="int8", help="activation format [default: int8]")
     parser.add_argument("--lanes", default="8", help="K [default: 8]")
@@ -168,8 +164,7 @@ def produce(args) -> str:
 
 
 def main(argv=None) -> int:
-    args = parse_args(sys.argv[1:] if argv is None else argv)
-    return flow.run_command(PROG, lambda: produce(args), args=args, files=("json",),
+    return flow.script_main(PROG, parse_args, produce, argv, files=("json",),
                             dirs=("workdir",))
 
 

@@ -22,7 +22,6 @@ of one core, most of it iCE40 synthesis of the LUT multipliers).
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import hashlib
 import json
@@ -172,10 +171,7 @@ def markdown(rows: list[dict]) -> str:
 
 
 def plot(rows: list[dict], path: Path):
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    fig, ax = plt.subplots(figsize=(8, 5))
+    fig, ax = flow.new_plot(figsize=(8, 5))
     markers = {"three_pass": "o", "online": "s", "two_pass_extexp": "^"}
     for alg, marker in markers.items():
         pts = [(r["ice40_lut4"], r["max_err_lsb"], r) for r in rows
@@ -187,14 +183,11 @@ def plot(rows: list[dict], path: Path):
     ax.set_ylabel("max abs error vs float64 (uq0.8 LSB)")
     ax.set_title("softmax q8.8 -> uq0.8, max_length 256")
     ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    flow.save_plot(fig, path)
 
 
 def parse_args(argv):
-    ap = flow.OneLineParser(prog=PROG, description=__doc__.split("\n\n")[0],
-                            formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = flow.script_parser(PROG, __doc__)
     ap.add_argument("--quick", action="store_true",
                     help="only 64-entry tables and divider / 2 Newton steps (12 configurations "
                          "instead of 72)")
@@ -310,8 +303,7 @@ def produce(args) -> str:
 
 
 def main(argv=None) -> int:
-    args = parse_args(sys.argv[1:] if argv is None else argv)
-    return flow.run_command(PROG, lambda: produce(args), args=args, dirs=("out",))
+    return flow.script_main(PROG, parse_args, produce, argv, dirs=("out",))
 
 
 if __name__ == "__main__":

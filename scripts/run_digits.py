@@ -46,7 +46,6 @@ Example::
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import time
@@ -416,19 +415,29 @@ class MacPE(PE):
         return layer.reference(x)
 
 
-class OutputStationaryPE(PE):
-    """R x C output-stationary array: C = A @ B per tile, A = R samples x K inputs (columns on
-    ``a``, one per beat), B = K inputs x C outputs (rows on ``b``); samples and outputs are
-    zero-padded to whole tiles. The hardware's output is the padded product matrix."""
+class SystolicPE(PE):
+    """An R x C ``systolic_array`` (int8 x int8); its subclasses map a layer onto one
+    dataflow."""
 
     def __init__(self, name, params):
         self.name, self.generator, self.params, self.scheme = name, "systolic_array", params, \
             "int8"
 
-    def _tiles(self, design, x, layer):
+    @staticmethod
+    def _shape(design, layer) -> tuple[int, int]:
+        """The array's (R, C); raises ValueError for a layer with group scales."""
         if not layer.per_channel:
             raise ValueError("the systolic arrays take plain integer weights (no group scales)")
-        R, C = design.params["rows"], design.params["cols"]
+        return design.params["rows"], design.params["cols"]
+
+
+class OutputStationaryPE(SystolicPE):
+    """R x C output-stationary array: C = A @ B per tile, A = R samples x K inputs (columns on
+    ``a``, one per beat), B = K inputs x C outputs (rows on ``b``); samples and outputs are
+    zero-padded to whole tiles. The hardware's output is the padded product matrix."""
+
+    def _tiles(self, design, x, layer):
+        R, C = self._shape(design, layer)
         return R, C, _pad(x, 0, R), _pad(layer.values.T, 1, C)
 
     def inputs(self, design, x, layer):
@@ -455,20 +464,14 @@ class OutputStationaryPE(PE):
         return values[:len(x), :layer.values.shape[0]]
 
 
-class WeightStationaryPE(PE):
+class WeightStationaryPE(SystolicPE):
     """R x C weight-stationary array: for each tile of R inputs x C outputs of the weight
     matrix, load it (phase 2n, :func:`sim.stimuli.systolic_array.ws_beats`) and stream every
     sample's R inputs (phase 2n+1). The hardware emits partial sums over one tile's R inputs;
     NumPy adds the partial sums of a column of tiles."""
 
-    def __init__(self, name, params):
-        self.name, self.generator, self.params, self.scheme = name, "systolic_array", params, \
-            "int8"
-
     def _tiles(self, design, x, layer):
-        if not layer.per_channel:
-            raise ValueError("the systolic arrays take plain integer weights (no group scales)")
-        R, C = design.params["rows"], design.params["cols"]
+        R, C = self._shape(design, layer)
         xp, wt = _pad(x, 1, R), _pad(_pad(layer.values.T, 0, R), 1, C)
         return R, C, xp, wt, wt.shape[0] // R, wt.shape[1] // C
 
@@ -699,8 +702,7 @@ def markdown(report: dict) -> str:
 
 
 def parse_args(argv):
-    parser = flow.OneLineParser(prog=PROG, description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = flow.script_parser(PROG, __doc__)
     parser.add_argument("--engines", type=flow.choice_list(ENGINES), default=ENGINES,
                         help="simulation engines, comma-separated (default: fast,cocotb)")
     parser.add_argument("--samples", type=flow.int_at_least(1), default=None,
@@ -717,8 +719,7 @@ def parse_args(argv):
 
 
 def main(argv=None) -> int:
-    args = parse_args(sys.argv[1:] if argv is None else argv)
-    return flow.run_command(PROG, lambda: produce(args), args=args, files=("json", "markdown"))
+    return flow.script_main(PROG, parse_args, produce, argv, files=("json", "markdown"))
 
 
 if __name__ == "__main__":

@@ -56,9 +56,7 @@ ROWS = (
     ("Generic cells", "generic", "cells"),
     ("Generic flip-flops", "generic", "ff"),
     ("CMOS transistors (estimate)", "generic", "transistors"),
-    ("iCE40 LUT4 (no DSP)", "ice40", "lut4"),
-    ("iCE40 SB_CARRY (no DSP)", "ice40", "carry"),
-    ("iCE40 FF (no DSP)", "ice40", "ff"),
+    *flow.ICE40_ROWS,
     ("iCE40 LUT4 (-dsp)", "ice40-dsp", "lut4"),
     ("iCE40 SB_CARRY (-dsp)", "ice40-dsp", "carry"),
     ("iCE40 FF (-dsp)", "ice40-dsp", "ff"),
@@ -79,9 +77,8 @@ ROWS = (
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
-    parser = flow.OneLineParser(
-        prog=PROG, description=__doc__.split("\n\n")[0],
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+    parser = flow.script_parser(
+        PROG, __doc__,
         epilog="Parameters are the generator's (see 'generate-verilog GENERATOR --help'); "
                "defaults are the generator's defaults (int_mac: int8 x int8, lanes 1).")
     parser.add_argument("generator", nargs="?", default="int_mac",
@@ -103,8 +100,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--seeds", type=flow.int_at_least(1), default=5, metavar="N",
                         help="place and route with N seeds and report the median Fmax "
                              "[default: 5]")
-    parser.add_argument("--ecp5-freq", type=flow.number_above(0), default=250.0, metavar="MHZ",
-                        help="ECP5 clock target for timing-driven place and route [default: 250]")
+    flow.add_ecp5_freq_option(parser)
     parser.add_argument("--ice40-freq", type=flow.number_above(0), default=100.0,
                         metavar="MHZ",
                         help="iCE40 clock target for timing-driven place and route "
@@ -297,8 +293,7 @@ def run(args) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parse_args(sys.argv[1:] if argv is None else argv)
-    return flow.run_command(PROG, lambda: run(args), args=args, files=("json", "markdown"),
+    return flow.script_main(PROG, parse_args, run, argv, files=("json", "markdown"),
                             dirs=("keep",))
 
 

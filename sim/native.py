@@ -72,6 +72,12 @@ def _io_words(streams) -> int:
     return max([words(s["payload_width"]) for _, s in streams] or [1])
 
 
+def _per_simulator(verilator: list[str], icarus: list[str]) -> list[str]:
+    """Lines for Verilator (DPI-C I/O) and for Icarus (file I/O), chosen by the preprocessor."""
+    return ["`ifdef VERILATOR", *verilator, *(["`else", *icarus] if icarus else []), "`endif"] \
+        if verilator else ["`ifndef VERILATOR", *icarus, "`endif"]
+
+
 def _seed(rng: str, multiplier: int, salt: int) -> list[str]:
     """Verilog seeding one stream's xorshift state from ``+seed`` (never 0, its fixed point)."""
     return [f"    {rng} = (seed * 32'd{multiplier}) ^ 32'd{salt};",
@@ -163,15 +169,15 @@ def testbench_verilog(manifest: dict) -> str:
         "",
         "  task stop(input hung);",
         "    begin",
-        "`ifdef VERILATOR",
-        "      peforge_end({31'd0, hung}, cycle);",
-        "`else",
-        "      end_fd = $fopen(\"end.txt\", \"w\");",
-        "      $fwrite(end_fd, \"%0s %0d\\n\", hung ? \"HANG\" : \"END\", cycle);",
-        "      $fclose(end_fd);",
-        *[f"      $fclose(in{k}_log);" for k, _ in enumerate(ins)],
-        *[f"      $fclose(out{k}_log);" for k, _ in enumerate(outs)],
-        "`endif",
+        *_per_simulator([
+            "      peforge_end({31'd0, hung}, cycle);",
+        ], [
+            "      end_fd = $fopen(\"end.txt\", \"w\");",
+            "      $fwrite(end_fd, \"%0s %0d\\n\", hung ? \"HANG\" : \"END\", cycle);",
+            "      $fclose(end_fd);",
+            *[f"      $fclose(in{k}_log);" for k, _ in enumerate(ins)],
+            *[f"      $fclose(out{k}_log);" for k, _ in enumerate(outs)],
+        ]),
         "      $finish;",
         "    end",
         "  endtask",
@@ -187,22 +193,22 @@ def testbench_verilog(manifest: dict) -> str:
         "    if (!$value$plusargs(\"stall=%d\", stall_thr)) stall_thr = 0;",
         "    if (!$value$plusargs(\"quiet=%d\", quiet_limit)) quiet_limit = 1000;",
         "    if (!$value$plusargs(\"limit=%d\", cycle_limit)) cycle_limit = 1000000;",
-        "`ifndef VERILATOR",
-        "    if ($value$plusargs(\"wave=%s\", path)) begin",
-        "      $dumpfile(path);",
-        f"      $dumpvars(0, {TB_TOP});",
-        "    end",
-        "`endif",
+        *_per_simulator([], [
+            "    if ($value$plusargs(\"wave=%s\", path)) begin",
+            "      $dumpfile(path);",
+            f"      $dumpvars(0, {TB_TOP});",
+            "    end",
+        ]),
     ]
     for k, (name, s) in enumerate(ins):
         lines += [
-            "`ifndef VERILATOR",
-            f"    in{k}_fd = $fopen(\"in_{k}.txt\", \"r\");",
-            f"    if (in{k}_fd == 0) begin $display(\"PEFORGE-ERROR cannot read in_{k}.txt\"); "
-            "$finish; end",
-            f"    rc = $fscanf(in{k}_fd, \"%d\\n\", in{k}_left);",
-            f"    in{k}_log = $fopen(\"accepted_{k}.txt\", \"w\");",
-            "`endif",
+            *_per_simulator([], [
+                f"    in{k}_fd = $fopen(\"in_{k}.txt\", \"r\");",
+                f"    if (in{k}_fd == 0) begin $display(\"PEFORGE-ERROR cannot read in_{k}.txt\"); "
+                "$finish; end",
+                f"    rc = $fscanf(in{k}_fd, \"%d\\n\", in{k}_left);",
+                f"    in{k}_log = $fopen(\"accepted_{k}.txt\", \"w\");",
+            ]),
             f"    in{k}_have = 1'b0;",
             *_seed(f"in{k}_rng", 2654435761, 0x9E3779B9 + 977 * k),
         ]
@@ -210,9 +216,9 @@ def testbench_verilog(manifest: dict) -> str:
         lines += [
             f"    if (!$value$plusargs(\"expect_{name}=%d\", out{k}_expect)) out{k}_expect = -1;",
             f"    out{k}_shown = 1'b0;",
-            "`ifndef VERILATOR",
-            f"    out{k}_log = $fopen(\"out_{k}.txt\", \"w\");",
-            "`endif",
+            *_per_simulator([], [
+                f"    out{k}_log = $fopen(\"out_{k}.txt\", \"w\");",
+            ]),
             *_seed(f"out{k}_rng", 2246822519, 0x85EBCA6B + 1009 * k),
         ]
     lines += [
@@ -230,11 +236,11 @@ def testbench_verilog(manifest: dict) -> str:
     for k, (name, s) in enumerate(ins):
         lines += [
             f"      if ({s['valid']} && {s['ready']}) begin",
-            "`ifdef VERILATOR",
-            f"        peforge_accepted({k}, cycle - 1);",
-            "`else",
-            f"        $fwrite(in{k}_log, \"%0d\\n\", cycle - 1);",
-            "`endif",
+            *_per_simulator([
+                f"        peforge_accepted({k}, cycle - 1);",
+            ], [
+                f"        $fwrite(in{k}_log, \"%0d\\n\", cycle - 1);",
+            ]),
             f"        in{k}_have = 1'b0;",
             "      end",
         ]
@@ -245,14 +251,14 @@ def testbench_verilog(manifest: dict) -> str:
             f"        if (!out{k}_shown) out{k}_first = cycle - 1;",
             f"        out{k}_shown = 1'b1;",
             f"        if ({s['ready']}) begin",
-            "`ifdef VERILATOR",
-            "          out_words = 0;",
-            f"          out_words[{s['payload_width'] - 1}:0] = {s['payload']};",
-            f"          peforge_output({k}, out{k}_first, cycle - 1, out_words);",
-            "`else",
-            f"          $fwrite(out{k}_log, \"%0d %0d %h\\n\", out{k}_first, cycle - 1, "
-            f"{s['payload']});",
-            "`endif",
+            *_per_simulator([
+                "          out_words = 0;",
+                f"          out_words[{s['payload_width'] - 1}:0] = {s['payload']};",
+                f"          peforge_output({k}, out{k}_first, cycle - 1, out_words);",
+            ], [
+                f"          $fwrite(out{k}_log, \"%0d %0d %h\\n\", out{k}_first, cycle - 1, "
+                f"{s['payload']});",
+            ]),
             f"          out{k}_count = out{k}_count + 1;",
             f"          out{k}_shown = 1'b0;",
             "        end",
@@ -263,19 +269,19 @@ def testbench_verilog(manifest: dict) -> str:
     for k, (name, s) in enumerate(ins):
         lines += [
             f"      if (!in{k}_have) begin",
-            "`ifdef VERILATOR",
-            f"        if (peforge_next({k}, next_phase, next_words) != 0) begin",
-            f"          in{k}_phase = next_phase;",
-            f"          in{k}_data = next_words[{s['payload_width'] - 1}:0];",
-            f"          in{k}_have = 1'b1;",
-            "        end",
-            "`else",
-            f"        if (in{k}_left > 0) begin",
-            f"          rc = $fscanf(in{k}_fd, \"%d %h\\n\", in{k}_phase, in{k}_data);",
-            f"          in{k}_left = in{k}_left - 1;",
-            f"          in{k}_have = 1'b1;",
-            "        end",
-            "`endif",
+            *_per_simulator([
+                f"        if (peforge_next({k}, next_phase, next_words) != 0) begin",
+                f"          in{k}_phase = next_phase;",
+                f"          in{k}_data = next_words[{s['payload_width'] - 1}:0];",
+                f"          in{k}_have = 1'b1;",
+                "        end",
+            ], [
+                f"        if (in{k}_left > 0) begin",
+                f"          rc = $fscanf(in{k}_fd, \"%d %h\\n\", in{k}_phase, in{k}_data);",
+                f"          in{k}_left = in{k}_left - 1;",
+                f"          in{k}_have = 1'b1;",
+                "        end",
+            ]),
             "      end",
         ]
     # 3. Phase gate: only the earliest pending phase may start a new beat.
@@ -351,7 +357,7 @@ def _verilator_main(manifest: dict, wave: str) -> str:
     }}"""
         trace_dump = "        if (trace) trace->dump(context->time());"
         trace_close = "    if (trace) trace->close();"
-    return f"""// Generated by peforge (sim/native.py): the Verilator bench's main and its DPI-C I/O.
+    return f"""// Generated by peforge (sim/native.py): Verilator bench main and DPI-C I/O.
 #include <cstdint>
 #include <cstdio>
 #include <memory>

@@ -4,22 +4,18 @@ and parameter errors."""
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 
-from generators import get_generator
-from generators.params import ParamError
 from sim.golden.bitmod_mac import decode_table
-from sim.runner import available_simulators, run_stream_test
 from sim.stimuli.bitmod_mac import bitmod_operands, bitmod_stimulus
 
-from .conftest import check_lint, design_for
+from .conftest import (SIMULATORS, assert_one_line_param_error, check_lint, design_for,
+                       full_rate_stimulus, run_configuration, run_seeded)
 
 CONFIGS = [
     ("int8_w4_k4", dict(act_format="int8", weight_bits=4, lanes=4)),
     ("uint6_w3_k3_uq2_6", dict(act_format="uint6", weight_bits=3, lanes=3, scale_format="uq2.6")),
 ]
-SIMULATORS = available_simulators()
 RANDOM_BEATS = 800
 #: The configuration that also runs on the cocotb bench (the per-beat scoreboard of the
 #: regression, on both simulators); every other run uses the native engine (sim/native.py).
@@ -29,25 +25,26 @@ COCOTB = {'uint6_w3_k3_uq2_6'}
 @pytest.mark.parametrize("simulator", SIMULATORS)
 @pytest.mark.parametrize("config_id, params", CONFIGS, ids=[c[0] for c in CONFIGS])
 def test_codes_dtypes_groups_with_backpressure(config_id, params, simulator, tmp_path):
-    design = design_for("bitmod_mac", **params)
-    seed = sum(map(ord, config_id))
-    values = bitmod_operands(design.params, np.random.default_rng(seed), RANDOM_BEATS)
-    stimulus = bitmod_stimulus(design.params, design.manifest, values, idle=0.3, stall=0.4, seed=seed)
-    # The sweep really holds every (dtype, code) pair and some invalid-dtype outputs.
-    pairs = {(int(d), int(c)) for d, row in zip(values["dtype"], values["w"]) for c in row}
-    assert len(pairs) == 8 << params["weight_bits"]
-    assert any(stimulus["expected"]["o"][i][-1] for i in range(len(stimulus["expected"]["o"])))
-    run_stream_test(design, simulator, stimulus, tmp_path,
-                    engine="cocotb" if config_id in COCOTB else "fast")
+    def make_stimulus(design, rng, seed):
+        values = bitmod_operands(design.params, rng, RANDOM_BEATS)
+        stimulus = bitmod_stimulus(design.params, design.manifest, values, idle=0.3, stall=0.4,
+                                   seed=seed)
+        # The sweep really holds every (dtype, code) pair and some invalid-dtype outputs.
+        pairs = {(int(d), int(c)) for d, row in zip(values["dtype"], values["w"]) for c in row}
+        assert len(pairs) == 8 << params["weight_bits"]
+        assert any(beat[-1] for beat in stimulus["expected"]["o"])
+        return stimulus
+
+    run_configuration("bitmod_mac", config_id, params, simulator, tmp_path, make_stimulus,
+                      cocotb=COCOTB)
 
 
 def test_full_rate_latency(tmp_path):
     """No idles or stalls: each output comes the manifest's latency (1) after its last beat."""
     design = design_for("bitmod_mac", **CONFIGS[0][1])
     assert design.manifest["latency"] == 1 and design.manifest["initiation_interval"] is None
-    values = bitmod_operands(design.params, np.random.default_rng(9), 300)
-    stimulus = bitmod_stimulus(design.params, design.manifest, values, idle=0.0, stall=0.0, seed=9, check_timing=True)
-    run_stream_test(design, SIMULATORS[-1], stimulus, tmp_path)
+    run_seeded("bitmod_mac", CONFIGS[0][1], SIMULATORS[-1], tmp_path,
+               full_rate_stimulus(bitmod_operands, bitmod_stimulus, 300), seed=9)
 
 
 LINT_CONFIGS = [
@@ -87,7 +84,4 @@ def test_golden_table_spot_values():
     (dict(scale_format="q4.12"), "--scale-format: 'q4.12' is not allowed"),
 ])
 def test_bad_parameters_one_line(values, message):
-    with pytest.raises(ParamError) as info:
-        get_generator("bitmod_mac").elaborate(values)
-    assert message in str(info.value)
-    assert "\n" not in str(info.value)
+    assert_one_line_param_error("bitmod_mac", values, message)

@@ -3,18 +3,13 @@ precision, random idle and back-pressure), a full-rate latency check, lint, and 
 
 from __future__ import annotations
 
-import subprocess
-
-import numpy as np
 import pytest
 
-from generators import get_generator
-from generators.params import ParamError
-from sim.tools import venv_tool
-from sim.runner import available_simulators, run_stream_test
 from sim.stimuli.bitserial_mac import bitserial_operands, bitserial_stimulus
 
-from .conftest import check_lint, design_for
+from .conftest import (SIMULATORS, assert_one_line_param_error, check_cli_error_and_help,
+                       check_lint, design_for, full_rate_stimulus, run_configuration, run_seeded,
+                       simulator_runs)
 
 INT8_K16 = dict(act_format="int8", weight_bits=8, lanes=16)
 #: The issue's configurations: int8 x Wmax 8, K=16 in both modes, 1 and 2 bits per cycle (bits
@@ -26,28 +21,26 @@ CONFIGS = [
 ]
 CONFIGS.append(("uint4_w4s_k1_bits4", dict(act_format="uint4", weight_bits=4, lanes=1,
                                            bits_per_cycle=4, weight_signed=True)))
-SIMULATORS = available_simulators()
 RANDOM_BEATS = 600
 #: The configuration that also runs on the cocotb bench (the per-beat scoreboard of the
 #: regression, on both simulators); every other run uses the native engine (sim/native.py).
 COCOTB = {'uint4_w4s_k1_bits4'}
 
 
-RUNS = [pytest.param(cid, params, sim, id=f"{cid}-{sim}") for cid, params in CONFIGS
-        for sim in SIMULATORS]
+RUNS = simulator_runs(CONFIGS)
 
 
 @pytest.mark.parametrize("config_id, params, simulator", RUNS)
 def test_every_precision_with_backpressure(config_id, params, simulator, tmp_path):
-    design = design_for("bitserial_mac", **params)
-    seed = sum(map(ord, config_id))
-    a, w, prec, last = bitserial_operands(design.params, np.random.default_rng(seed),
-                                          RANDOM_BEATS)
-    assert set(prec.tolist()) == set(range(2 if params["weight_signed"] else 1,
-                                           params["weight_bits"] + 1))
-    stimulus = bitserial_stimulus(design.params, design.manifest, a, w, prec, last, idle=0.3, stall=0.4, seed=seed)
-    run_stream_test(design, simulator, stimulus, tmp_path,
-                    engine="cocotb" if config_id in COCOTB else "fast")
+    def make_stimulus(design, rng, seed):
+        a, w, prec, last = bitserial_operands(design.params, rng, RANDOM_BEATS)
+        assert set(prec.tolist()) == set(range(2 if params["weight_signed"] else 1,
+                                               params["weight_bits"] + 1))
+        return bitserial_stimulus(design.params, design.manifest, a, w, prec, last, idle=0.3,
+                                  stall=0.4, seed=seed)
+
+    run_configuration("bitserial_mac", config_id, params, simulator, tmp_path, make_stimulus,
+                      cocotb=COCOTB)
 
 
 @pytest.mark.parametrize("config_id, params", [CONFIGS[2], CONFIGS[4]],
@@ -56,11 +49,9 @@ def test_full_rate_latency(config_id, params, tmp_path):
     """No idles or stalls: each output comes the manifest's latency (1) after its last beat."""
     design = design_for("bitserial_mac", **params)
     assert design.manifest["latency"] == 1 and design.manifest["initiation_interval"] is None
-    a, w, prec, last = bitserial_operands(design.params, np.random.default_rng(5), 200,
-                                          mean_group=2)
-    stimulus = bitserial_stimulus(design.params, design.manifest, a, w, prec, last, idle=0.0, stall=0.0, seed=5,
-                                  check_timing=True)
-    run_stream_test(design, SIMULATORS[-1], stimulus, tmp_path)
+    run_seeded("bitserial_mac", params, SIMULATORS[-1], tmp_path,
+               full_rate_stimulus(bitserial_operands, bitserial_stimulus, 200, mean_group=2),
+               seed=5)
 
 
 LINT_CONFIGS = [
@@ -91,23 +82,12 @@ def test_lint(params, tmp_path):
      "--serial-mode: 'digits' is not allowed; allowed: one of bits, terms"),
 ])
 def test_bad_parameters_one_line(values, message):
-    with pytest.raises(ParamError) as info:
-        get_generator("bitserial_mac").elaborate(values)
-    assert message in str(info.value)
-    assert "\n" not in str(info.value)
+    assert_one_line_param_error("bitserial_mac", values, message)
 
 
 def test_cli_error_and_help():
-    cli = venv_tool("generate-verilog")
-    proc = subprocess.run([cli, "bitserial_mac", "--weight-bits", "2", "--bits-per-cycle", "4"],
-                          capture_output=True, text=True)
-    assert proc.returncode != 0
-    assert proc.stderr.strip().count("\n") == 0 and "--bits-per-cycle" in proc.stderr
-    assert "Traceback" not in proc.stderr
-    text = " ".join(subprocess.run([cli, "bitserial_mac", "--help"], capture_output=True,
-                                   text=True).stdout.split())
-    for p in get_generator("bitserial_mac").params:
-        assert " ".join(p.describe().split()) in text
+    check_cli_error_and_help("bitserial_mac", ["--weight-bits", "2", "--bits-per-cycle", "4"],
+                             "--bits-per-cycle")
 
 
 def test_default_accumulator_holds_2_16_beats():

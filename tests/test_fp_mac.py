@@ -12,15 +12,15 @@ import numpy as np
 import pytest
 
 from generators import get_generator
-from generators.params import ParamError
 from hdl.formats import parse_format
 from sim.golden.fp_mac import fp_mac as golden
-from sim.runner import available_simulators, run_stream_test
+from sim.runner import run_stream_test
 from sim.stimuli.fp_mac import all_code_pairs, fp_mac_operands, fp_mac_stimulus
 
-from .conftest import check_lint, design_for
+from .conftest import (SIMULATORS, assert_one_line_param_error, backpressure_stimulus, check_lint,
+                       design_for, full_rate_stimulus, run_configuration, run_seeded,
+                       simulator_runs)
 
-SIMULATORS = available_simulators()
 RANDOM_BEATS = 1500
 
 
@@ -112,16 +112,12 @@ def test_golden_lmul_relative_error_is_in_the_published_range():
 # ------------------------------------------------------------------------------------------
 
 def test_unsupported_exact_combination_is_one_line():
-    with pytest.raises(ParamError) as info:
-        get_generator("fp_mac").elaborate({"a_format": "bf16", "b_format": "fp8_e4m3"})
-    message = str(info.value)
-    assert "\n" not in message and "--accumulator" in message and "allowed: fp32" in message
+    assert_one_line_param_error("fp_mac", {"a_format": "bf16", "b_format": "fp8_e4m3"},
+                                "--accumulator", "allowed: fp32")
 
 
 def test_bad_format_is_one_line():
-    with pytest.raises(ParamError) as info:
-        get_generator("fp_mac").elaborate({"a_format": "int8"})
-    assert "\n" not in str(info.value) and "fp8_e4m3" in str(info.value)
+    assert_one_line_param_error("fp_mac", {"a_format": "int8"}, "fp8_e4m3")
 
 
 def test_exact_offered_for_fp16_and_every_small_pair():
@@ -198,19 +194,14 @@ ON_VERILATOR = {"e4m3xe4m3_k1_exact_exact", "e4m3xe4m3_k1_exact_lmul", "e5m2xe4m
 #: The configuration that also runs on the cocotb bench (the per-beat scoreboard of the
 #: regression, on both simulators); every other run uses the native engine (sim/native.py).
 COCOTB = {'bf16xbf16_k1_fp32_lmul'}
-RANDOM_RUNS = [pytest.param(cid, params, sim, id=f"{cid}-{sim}")
-               for cid, params in RANDOM_CONFIGS for sim in SIMULATORS
-               if sim != "verilator" or cid in ON_VERILATOR]
+RANDOM_RUNS = simulator_runs(RANDOM_CONFIGS, verilator=ON_VERILATOR)
 
 
 @pytest.mark.parametrize("config_id, params, simulator", RANDOM_RUNS)
 def test_random_with_backpressure(config_id, params, simulator, tmp_path):
-    design = design_for("fp_mac", **params)
-    seed = sum(map(ord, config_id))
-    a, b, last = fp_mac_operands(design.params, np.random.default_rng(seed), RANDOM_BEATS)
-    stimulus = fp_mac_stimulus(design.params, design.manifest, a, b, last, idle=0.3, stall=0.4, seed=seed)
-    run_stream_test(design, simulator, stimulus, tmp_path,
-                    engine="cocotb" if config_id in COCOTB else "fast")
+    run_configuration("fp_mac", config_id, params, simulator, tmp_path,
+                      backpressure_stimulus(fp_mac_operands, fp_mac_stimulus, RANDOM_BEATS),
+                      cocotb=COCOTB)
 
 
 @pytest.mark.parametrize("config_id, params, simulator", [
@@ -218,8 +209,5 @@ def test_random_with_backpressure(config_id, params, simulator, tmp_path):
     pytest.param(*RANDOM_CONFIGS[4], "verilator", id=f"{RANDOM_CONFIGS[4][0]}-verilator")])
 def test_full_rate_timing(config_id, params, simulator, tmp_path):
     """No idles, no stalls: one beat per cycle and the manifest's latency on every output."""
-    design = design_for("fp_mac", **params)
-    a, b, last = fp_mac_operands(design.params, np.random.default_rng(7), 200, mean_group=3)
-    stimulus = fp_mac_stimulus(design.params, design.manifest, a, b, last, idle=0.0, stall=0.0, seed=7,
-                               check_timing=True)
-    run_stream_test(design, simulator, stimulus, tmp_path)
+    run_seeded("fp_mac", params, simulator, tmp_path,
+               full_rate_stimulus(fp_mac_operands, fp_mac_stimulus, 200, mean_group=3), seed=7)

@@ -7,13 +7,13 @@ the manifest's latency and initiation interval. All 65,536 int8 x int8 pairs run
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 
-from sim.runner import available_simulators, run_stream_test
+from sim.runner import run_stream_test
 from sim.stimuli.int_mac import full_product_sweep, int_mac_operands, int_mac_stimulus
 
-from .conftest import check_lint, design_for
+from .conftest import (SIMULATORS, backpressure_stimulus, check_lint, design_for,
+                       full_rate_stimulus, run_configuration, run_seeded, simulator_runs)
 
 #: (id, parameters) — the configurations the foundation issue asks for, each at 0 and 2 stages,
 #: plus the remaining pipeline depths once.
@@ -30,11 +30,7 @@ EXTRA_CONFIGS = [
     ("uint8xuint8_k4_p1", dict(a_format="uint8", b_format="uint8", lanes=4, pipeline_stages=1)),
     ("int16xuint3_k5_p3", dict(a_format="int16", b_format="uint3", lanes=5, pipeline_stages=3)),
 ]
-SIMULATORS = available_simulators()
-RUNS = [pytest.param(cid, params, sim, id=f"{cid}-{sim}") for cid, params in CONFIGS
-        for sim in SIMULATORS]
-RUNS += [pytest.param(cid, params, sim, id=f"{cid}-{sim}") for cid, params in EXTRA_CONFIGS
-         for sim in SIMULATORS[1:]]
+RUNS = simulator_runs(CONFIGS) + simulator_runs(EXTRA_CONFIGS, verilator=())
 RANDOM_BEATS = 2000
 #: The configuration that also runs on the cocotb bench (the per-beat scoreboard of the
 #: regression, on both simulators); every other run uses the native engine (sim/native.py).
@@ -65,22 +61,16 @@ OPTION_BEATS = 500
 
 @pytest.mark.parametrize("config_id, params, simulator", RUNS)
 def test_random_with_backpressure(config_id, params, simulator, tmp_path):
-    design = design_for("int_mac", **params)
-    seed = sum(map(ord, config_id))
-    a, b, last = int_mac_operands(design.params, np.random.default_rng(seed), RANDOM_BEATS)
-    stimulus = int_mac_stimulus(design.params, design.manifest, a, b, last, idle=0.3, stall=0.4, seed=seed)
-    run_stream_test(design, simulator, stimulus, tmp_path,
-                    engine="cocotb" if config_id in COCOTB else "fast")
+    run_configuration("int_mac", config_id, params, simulator, tmp_path,
+                      backpressure_stimulus(int_mac_operands, int_mac_stimulus, RANDOM_BEATS),
+                      cocotb=COCOTB)
 
 
 @pytest.mark.parametrize("config_id, params, simulator", RUNS)
 def test_full_rate_timing(config_id, params, simulator, tmp_path):
     """No idles, no stalls: one beat per cycle and the manifest's latency on every output."""
-    design = design_for("int_mac", **params)
-    a, b, last = int_mac_operands(design.params, np.random.default_rng(7), 300, mean_group=3)
-    stimulus = int_mac_stimulus(design.params, design.manifest, a, b, last, idle=0.0, stall=0.0, seed=7,
-                                check_timing=True)
-    run_stream_test(design, simulator, stimulus, tmp_path)
+    run_seeded("int_mac", params, simulator, tmp_path,
+               full_rate_stimulus(int_mac_operands, int_mac_stimulus, 300, mean_group=3), seed=7)
 
 
 def test_all_int8_pairs_verilator(tmp_path):
@@ -105,15 +95,10 @@ def test_icarus_present_on_ci():
 def test_bit_weight_options(config_id, params, simulator, tmp_path):
     """Random operands with idle/back-pressure, then a full-rate run checking latency and II,
     for one reduction x accumulator combination."""
-    design = design_for("int_mac", **params)
-    seed = sum(map(ord, config_id))
-    a, b, last = int_mac_operands(design.params, np.random.default_rng(seed), OPTION_BEATS)
-    stimulus = int_mac_stimulus(design.params, design.manifest, a, b, last, idle=0.3, stall=0.4, seed=seed)
-    run_stream_test(design, simulator, stimulus, tmp_path / "random")
-    a, b, last = int_mac_operands(design.params, np.random.default_rng(7), 100, mean_group=3)
-    stimulus = int_mac_stimulus(design.params, design.manifest, a, b, last, idle=0.0, stall=0.0, seed=7,
-                                check_timing=True)
-    run_stream_test(design, simulator, stimulus, tmp_path / "timing")
+    run_configuration("int_mac", config_id, params, simulator, tmp_path / "random",
+                      backpressure_stimulus(int_mac_operands, int_mac_stimulus, OPTION_BEATS))
+    run_seeded("int_mac", params, simulator, tmp_path / "timing",
+               full_rate_stimulus(int_mac_operands, int_mac_stimulus, 100, mean_group=3), seed=7)
 
 
 def test_bit_weight_options_cover_every_combination():

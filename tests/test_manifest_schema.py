@@ -50,6 +50,11 @@ NON_DEFAULT = {
         dict(act_format="uint4", weight_bits=3, lanes=16, scale_format="uq0.8"),
         dict(act_format="int16", lanes=4, scale_format="uq8.16", acc_width=128),
     ],
+    "lut_mpgemm": [
+        dict(act_format="int4", weight_bits=3, weight_encoding="symmetric", lut_k=3, depth=2,
+             cols=5, rows=3, table="full", acc_width=20),
+        dict(act_format="int16", weight_bits=1, lut_k=6, cols=1, rows=1),
+    ],
     "softmax": [
         dict(algorithm="online", reciprocal="newton"),
         dict(algorithm="two_pass_extexp", interpolate=False, double_buffer=True,

@@ -17,15 +17,16 @@ import pytest
 from amaranth.sim import Simulator
 
 from generators import get_generator
-from generators.mixed_int_pe import ACC_BEATS, default_acc_width
-from generators.params import ParamError
+from generators.mixed_int_pe import default_acc_width
+from hdl.numbers import ACC_BEATS
 from hdl.formats import parse_format
 from hdl.mixed_int_pe import DequantFirstProducts, ShiftAddProducts
 from sim.golden.mixed_int_pe import dequant_first_reference, mixed_int_pe
-from sim.runner import available_simulators, run_stream_test
 from sim.stimuli.mixed_int_pe import mixed_int_pe_operands, mixed_int_pe_stimulus
 
-from .conftest import check_lint, design_for
+from .conftest import (SIMULATORS, assert_one_line_param_error, backpressure_stimulus, check_lint,
+                       design_for, full_rate_stimulus, run_configuration, run_seeded,
+                       simulator_runs)
 
 BASE_CONFIGS = [
     # Narrow accumulator: the long groups wrap it (and the group sum) in two's complement.
@@ -37,7 +38,6 @@ BASE_CONFIGS = [
 ]
 CONFIGS = [(f"{name}_{mult}", {**params, "multiplier": mult})
            for name, params in BASE_CONFIGS for mult in ("shift_add", "dequant_first")]
-SIMULATORS = available_simulators()
 RANDOM_BEATS = 2000
 
 
@@ -107,21 +107,15 @@ def test_default_acc_width_never_overflows_in_2_16_beats():
 
 
 @pytest.mark.parametrize("values, flag", [
-    (dict(weight_bits=1), "--weight-bits"),
-    (dict(weight_bits=9), "--weight-bits"),
-    (dict(act_format="fp8_e4m3"), "--act-format"),
-    (dict(act_format="int3"), "--act-format"),
-    (dict(act_format="int17"), "--act-format"),
-    (dict(scale_format="q8.8"), "--scale-format"),
-    (dict(scale_format="uint8"), "--scale-format"),
+    *[(dict(weight_bits=v), "--weight-bits") for v in (1, 9)],
+    *[(dict(act_format=v), "--act-format") for v in ("fp8_e4m3", "int3", "int17")],
+    *[(dict(scale_format=v), "--scale-format") for v in ("q8.8", "uint8")],
     (dict(multiplier="booth"), "--multiplier"),
     (dict(scale_format="uq4.12", acc_width=12), "--acc-width"),
 ])
 def test_bad_parameters_one_line(values, flag):
-    with pytest.raises(ParamError) as exc:
-        get_generator("mixed_int_pe").resolve(values)
-    message = str(exc.value)
-    assert message.startswith(flag) and "allowed" in message and "\n" not in message
+    message = assert_one_line_param_error("mixed_int_pe", values, "allowed", resolve_only=True)
+    assert message.startswith(flag), message
 
 
 def test_manifest_fields():
@@ -178,21 +172,18 @@ ON_VERILATOR = {"w2_uint6_k3_acc20_shift_add", "w4_int8_k8_dequant_first", "w8_i
 #: The configuration that also runs on the cocotb bench (the per-beat scoreboard of the
 #: regression, on both simulators); every other run uses the native engine (sim/native.py).
 COCOTB = {"w2_uint6_k3_acc20_shift_add"}
-RANDOM_RUNS = [pytest.param(cid, params, sim, id=f"{cid}-{sim}") for cid, params in CONFIGS
-               for sim in SIMULATORS if sim != "verilator" or cid in ON_VERILATOR]
+RANDOM_RUNS = simulator_runs(CONFIGS, verilator=ON_VERILATOR)
 
 
 @pytest.mark.parametrize("config_id, params, simulator", RANDOM_RUNS)
 def test_random_with_backpressure(config_id, params, simulator, tmp_path):
-    design = design_for("mixed_int_pe", **params)
-    seed = sum(map(ord, config_id))
     # shift_add reads the scale on the group's final beat only: give it a new scale on every beat
     # to check exactly that; dequant_first gets per-group scales (its contract).
-    beats = mixed_int_pe_operands(design.params, np.random.default_rng(seed), RANDOM_BEATS,
-                                  per_group_scale=params["multiplier"] == "dequant_first")
-    stimulus = mixed_int_pe_stimulus(design.params, design.manifest, beats, idle=0.3, stall=0.4, seed=seed)
-    run_stream_test(design, simulator, stimulus, tmp_path,
-                    engine="cocotb" if config_id in COCOTB else "fast")
+    make_stimulus = backpressure_stimulus(
+        mixed_int_pe_operands, mixed_int_pe_stimulus, RANDOM_BEATS,
+        per_group_scale=params["multiplier"] == "dequant_first")
+    run_configuration("mixed_int_pe", config_id, params, simulator, tmp_path, make_stimulus,
+                      cocotb=COCOTB)
 
 
 #: Full rate on Verilator for its configurations; on Icarus for the report's configuration with
@@ -207,12 +198,9 @@ TIMING_RUNS += [(config_id, params, sim) for config_id, params in CONFIGS
                          ids=[f"{c}-{s}" for c, _, s in TIMING_RUNS])
 def test_full_rate_timing(config_id, params, simulator, tmp_path):
     """No idles, no stalls: one beat per cycle and latency 1 on every output."""
-    design = design_for("mixed_int_pe", **params)
-    beats = mixed_int_pe_operands(design.params, np.random.default_rng(7), 300, mean_group=2,
-                                  groups_per_output=1.5, extremes=False)
-    stimulus = mixed_int_pe_stimulus(design.params, design.manifest, beats, idle=0.0, stall=0.0, seed=7,
-                                     check_timing=True)
-    run_stream_test(design, simulator, stimulus, tmp_path)
+    make_stimulus = full_rate_stimulus(mixed_int_pe_operands, mixed_int_pe_stimulus, 300,
+                                       mean_group=2, groups_per_output=1.5, extremes=False)
+    run_seeded("mixed_int_pe", params, simulator, tmp_path, make_stimulus, seed=7)
 
 
 # ------------------------------------------------------------------------------------------------

@@ -9,15 +9,14 @@ import numpy as np
 import pytest
 
 from generators import get_generator
-from generators.params import ParamError
 from hdl.mx import dequantize_mx, quantize_mx
 from sim.golden.mx_dot import mx_dot as golden
-from sim.runner import available_simulators, run_stream_test
 from sim.stimuli.mx_dot import mx_dot_operands, mx_dot_stimulus
 
-from .conftest import check_lint, design_for
+from .conftest import (SIMULATORS, assert_one_line_param_error, backpressure_stimulus, check_lint,
+                       design_for, full_rate_stimulus, run_configuration, run_seeded,
+                       simulator_runs)
 
-SIMULATORS = available_simulators()
 RANDOM_BLOCKS = 40
 
 
@@ -60,15 +59,11 @@ def test_golden_matches_float64_dot_of_dequantized_blocks():
 
 
 def test_lanes_must_divide_the_block():
-    with pytest.raises(ParamError) as info:
-        get_generator("mx_dot").elaborate({"lanes": 3})
-    assert "\n" not in str(info.value) and "1, 2, 4, 8, 16, 32" in str(info.value)
+    assert_one_line_param_error("mx_dot", {"lanes": 3}, "1, 2, 4, 8, 16, 32")
 
 
 def test_unknown_element_is_one_line():
-    with pytest.raises(ParamError) as info:
-        get_generator("mx_dot").elaborate({"a_elem": "fp8_e4m3"})
-    assert "\n" not in str(info.value) and "mxint8" in str(info.value)
+    assert_one_line_param_error("mx_dot", {"a_elem": "fp8_e4m3"}, "mxint8")
 
 
 @pytest.mark.parametrize("params", [dict(a_elem="mxint8", b_elem="mxfp4_e2m1", lanes=4),
@@ -96,24 +91,18 @@ ON_VERILATOR = {"e4m3xe5m2_k8", "e2m3xe2m1_k32"}
 #: The configuration that also runs on the cocotb bench (the per-beat scoreboard of the
 #: regression, on both simulators); every other run uses the native engine (sim/native.py).
 COCOTB = {'e4m3xe5m2_k8'}
-RUNS = [pytest.param(cid, params, sim, id=f"{cid}-{sim}") for cid, params in CONFIGS
-        for sim in SIMULATORS if sim != "verilator" or cid in ON_VERILATOR]
+RUNS = simulator_runs(CONFIGS, verilator=ON_VERILATOR)
 
 
 @pytest.mark.parametrize("config_id, params, simulator", RUNS)
 def test_random_with_backpressure(config_id, params, simulator, tmp_path):
-    design = design_for("mx_dot", **params)
-    seed = sum(map(ord, config_id))
-    beats = mx_dot_operands(design.params, np.random.default_rng(seed), RANDOM_BLOCKS)
-    stimulus = mx_dot_stimulus(design.params, design.manifest, *beats, idle=0.3, stall=0.4, seed=seed)
-    run_stream_test(design, simulator, stimulus, tmp_path,
-                    engine="cocotb" if config_id in COCOTB else "fast")
+    run_configuration("mx_dot", config_id, params, simulator, tmp_path,
+                      backpressure_stimulus(mx_dot_operands, mx_dot_stimulus, RANDOM_BLOCKS),
+                      cocotb=COCOTB)
 
 
 @pytest.mark.parametrize("simulator", SIMULATORS)
 def test_full_rate_timing(simulator, tmp_path):
     """No idles, no stalls: one beat per cycle and the manifest's latency on every output."""
-    design = design_for("mx_dot", **CONFIGS[0][1])
-    beats = mx_dot_operands(design.params, np.random.default_rng(9), 20, mean_group=1.5)
-    stimulus = mx_dot_stimulus(design.params, design.manifest, *beats, idle=0.0, stall=0.0, seed=9, check_timing=True)
-    run_stream_test(design, simulator, stimulus, tmp_path)
+    run_seeded("mx_dot", CONFIGS[0][1], simulator, tmp_path,
+               full_rate_stimulus(mx_dot_operands, mx_dot_stimulus, 20, mean_group=1.5), seed=9)

@@ -16,36 +16,39 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from generators.params import ParamError
 from generators.softmax import SoftmaxGenerator
 from hdl.softmax import softmax_cycles, softmax_widths
-from sim.runner import available_simulators, run_stream_test
+from sim.runner import run_stream_test
 from sim.stimuli.softmax import (measure_vector_period, random_vector, softmax_stimulus,
                                  softmax_vectors)
 
-from .conftest import check_lint, design_for
+from .conftest import (SIMULATORS, assert_one_line_param_error, check_lint, design_for,
+                       run_configuration)
 
-SIMULATORS = available_simulators()
 
-#: (id, simulator, parameters, random vectors)
+def _config(config_id, simulator, vectors, algorithm, in_format, out_format, max_length,
+            **options):
+    """One row of :data:`CONFIGS`: the matrix axes of issue 4 by position, other parameters by
+    name."""
+    return (config_id, simulator, dict(algorithm=algorithm, in_format=in_format,
+                                       out_format=out_format, max_length=max_length, **options),
+            vectors)
+
+
+#: (id, simulator, parameters, random vectors), written as id, simulator, random vectors, then
+#: the parameters: algorithm, in_format, out_format, max_length and any others by name.
 CONFIGS = [
-    ("3p_q8.8_uq0.8_n256_div", "verilator",
-     dict(algorithm="three_pass", in_format="q8.8", out_format="uq0.8", max_length=256), 40),
-    ("on_q4.4_uq1.15_n16_nr1_db", "verilator",
-     dict(algorithm="online", in_format="q4.4", out_format="uq1.15", max_length=16,
-          reciprocal="newton", newton_iters=1, double_buffer=True), 400),
-    ("2px_q8.8_uq1.15_n16_e8", "verilator",
-     dict(algorithm="two_pass_extexp", in_format="q8.8", out_format="uq1.15", max_length=16,
-          exp_table_bits=8, interpolate=False), 400),
-    ("3p_q4.4_uq1.15_n16_nr3_db", "icarus",
-     dict(algorithm="three_pass", in_format="q4.4", out_format="uq1.15", max_length=16,
-          reciprocal="newton", newton_iters=3, double_buffer=True), 150),
-    ("on_q8.8_uq0.8_n256_e4", "icarus",
-     dict(algorithm="online", in_format="q8.8", out_format="uq0.8", max_length=256,
-          exp_table_bits=4, interpolate=False), 12),
-    ("2px_q4.4_uq0.8_n256_nr2_db", "icarus",
-     dict(algorithm="two_pass_extexp", in_format="q4.4", out_format="uq0.8", max_length=256,
-          reciprocal="newton", double_buffer=True), 12),
+    _config("3p_q8.8_uq0.8_n256_div", "verilator", 40, "three_pass", "q8.8", "uq0.8", 256),
+    _config("on_q4.4_uq1.15_n16_nr1_db", "verilator", 400, "online", "q4.4", "uq1.15", 16,
+            reciprocal="newton", newton_iters=1, double_buffer=True),
+    _config("2px_q8.8_uq1.15_n16_e8", "verilator", 400, "two_pass_extexp", "q8.8", "uq1.15", 16,
+            exp_table_bits=8, interpolate=False),
+    _config("3p_q4.4_uq1.15_n16_nr3_db", "icarus", 150, "three_pass", "q4.4", "uq1.15", 16,
+            reciprocal="newton", newton_iters=3, double_buffer=True),
+    _config("on_q8.8_uq0.8_n256_e4", "icarus", 12, "online", "q8.8", "uq0.8", 256,
+            exp_table_bits=4, interpolate=False),
+    _config("2px_q4.4_uq0.8_n256_nr2_db", "icarus", 12, "two_pass_extexp", "q4.4", "uq0.8", 256,
+            reciprocal="newton", double_buffer=True),
 ]
 
 
@@ -59,16 +62,18 @@ COCOTB = {'on_q4.4_uq1.15_n16_nr1_db', '3p_q4.4_uq1.15_n16_nr3_db'}
 def test_regression_with_backpressure(config_id, simulator, params, count, tmp_path):
     if simulator not in SIMULATORS:
         pytest.fail(f"{simulator} is not available")
-    design = design_for("softmax", **params)
-    seed = sum(map(ord, config_id))
-    rng = np.random.default_rng(seed)
-    vectors = softmax_vectors(design.params["in_format"], design.params["max_length"], rng, count)
-    stimulus = softmax_stimulus(design, vectors, idle=0.3, stall=0.4, seed=seed)
-    # The error vectors really are in the stimulus, and so is a correct vector after them.
-    expected = np.array(stimulus["expected"]["o"])
-    assert expected[:, 2].any() and not expected[-1, 2]
-    run_stream_test(design, simulator, stimulus, tmp_path,
-                    engine="cocotb" if config_id in COCOTB else "fast")
+
+    def make_stimulus(design, rng, seed):
+        vectors = softmax_vectors(design.params["in_format"], design.params["max_length"], rng,
+                                  count)
+        stimulus = softmax_stimulus(design, vectors, idle=0.3, stall=0.4, seed=seed)
+        # The error vectors really are in the stimulus, and so is a correct vector after them.
+        expected = np.array(stimulus["expected"]["o"])
+        assert expected[:, 2].any() and not expected[-1, 2]
+        return stimulus
+
+    run_configuration("softmax", config_id, params, simulator, tmp_path, make_stimulus,
+                      cocotb=COCOTB)
 
 
 @pytest.mark.parametrize("algorithm", ["three_pass", "online", "two_pass_extexp"])
@@ -97,10 +102,7 @@ def test_full_rate_throughput(algorithm, tmp_path):
     (dict(algorithm="four_pass"), "--algorithm"),
 ])
 def test_bad_parameters_one_line(values, message):
-    with pytest.raises(ParamError) as info:
-        SoftmaxGenerator().resolve(values)
-    text = str(info.value)
-    assert message in text and "\n" not in text and "allowed" in text
+    assert_one_line_param_error("softmax", values, message, "allowed", resolve_only=True)
 
 
 def test_defaults_resolved():

@@ -8,31 +8,30 @@ import pytest
 
 from hdl.formats import parse_format
 from sim.golden.systolic_array import output_stationary, weight_stationary
-from sim.runner import available_simulators, run_stream_test
+from sim.runner import run_stream_test
 from sim.stimuli.systolic_array import os_operands, os_stimulus, ws_events, ws_stimulus
 
-from .conftest import check_lint, design_for
+from .conftest import (SIMULATORS, assert_one_line_param_error, backpressure_stimulus, check_lint,
+                       config_seed, design_for, run_configuration)
 
-SIMULATORS = available_simulators()
-
-#: (id, parameters, simulators, tiles): output-stationary, K random in 1..40 per tile.
-OS_CONFIGS = [
-    ("os_2x2_ct_cs", dict(rows=2, cols=2, reduction="compressor_tree", accumulator="carry_save"),
-     SIMULATORS, 60),
+#: (id, parameters, simulators, count): the ids say the dataflow (os_: output-stationary, K random
+#: in 1..40 per tile, count = tiles; ws_: weight-stationary, reloads between vector bursts,
+#: count = loads).
+_SHARED = dict(rows=2, cols=2, reduction="compressor_tree", accumulator="carry_save")
+CONFIGS = [
+    ("os_2x2_ct_cs", _SHARED, SIMULATORS, 60),
     ("os_3x5", dict(rows=3, cols=5), SIMULATORS, 50),
     ("os_3x5_int4xuint8_ct", dict(rows=3, cols=5, a_format="int4", b_format="uint8",
                                   reduction="compressor_tree"), ["icarus"], 30),
     ("os_8x8", dict(rows=8, cols=8), ["verilator"], 30),
-]
-#: (id, parameters, simulators, loads): weight-stationary, reloads between vector bursts.
-WS_CONFIGS = [
-    ("ws_2x2_ct_cs", dict(rows=2, cols=2, reduction="compressor_tree", accumulator="carry_save"),
-     SIMULATORS, 30),
+    ("ws_2x2_ct_cs", _SHARED, SIMULATORS, 30),
     ("ws_4x3", dict(rows=4, cols=3), SIMULATORS, 30),
     ("ws_4x3_uint4xint8_cs", dict(rows=4, cols=3, a_format="uint4", b_format="int8",
                                   accumulator="carry_save"), ["icarus"], 20),
     ("ws_8x8", dict(rows=8, cols=8), SIMULATORS, 20),
 ]
+OS_CONFIGS = [c for c in CONFIGS if c[0].startswith("os_")]
+WS_CONFIGS = [c for c in CONFIGS if c[0].startswith("ws_")]
 
 #: The configurations that also run on the cocotb bench (the per-beat scoreboard of the
 #: regression, on both simulators); every other run uses the native engine (sim/native.py).
@@ -40,8 +39,8 @@ COCOTB = {'os_3x5', 'ws_4x3'}
 
 
 def _runs(configs):
-    return [(cid, params, sim, n) for cid, params, sims, n in configs for sim in sims
-            if sim in SIMULATORS]
+    return [pytest.param(cid, params, sim, n, id=f"{cid}-{sim}")
+            for cid, params, sims, n in configs for sim in sims if sim in SIMULATORS]
 
 
 # -- golden model ----------------------------------------------------------------------------
@@ -73,30 +72,23 @@ def test_golden_weight_stationary_uses_latest_load():
 OS_RUNS = _runs(OS_CONFIGS)
 
 
-@pytest.mark.parametrize("config_id, params, simulator, tiles", OS_RUNS,
-                         ids=[f"{r[0]}-{r[2]}" for r in OS_RUNS])
+@pytest.mark.parametrize("config_id, params, simulator, tiles", OS_RUNS)
 def test_output_stationary(config_id, params, simulator, tiles, tmp_path):
-    design = design_for("systolic_array", dataflow="output_stationary", **params)
-    seed = sum(map(ord, config_id))
-    a, b, last = os_operands(design.params, np.random.default_rng(seed), tiles)
-    stimulus = os_stimulus(design.params, design.manifest, a, b, last, idle=0.3, stall=0.4, seed=seed)
-    run_stream_test(design, simulator, stimulus, tmp_path,
-                    engine="cocotb" if config_id in COCOTB else "fast")
+    params = {"dataflow": "output_stationary", **params}
+    run_configuration("systolic_array", config_id, params, simulator, tmp_path,
+                      backpressure_stimulus(os_operands, os_stimulus, tiles), cocotb=COCOTB)
 
 
 WS_RUNS = _runs(WS_CONFIGS)
 
 
-@pytest.mark.parametrize("config_id, params, simulator, loads", WS_RUNS,
-                         ids=[f"{r[0]}-{r[2]}" for r in WS_RUNS])
+@pytest.mark.parametrize("config_id, params, simulator, loads", WS_RUNS)
 def test_weight_stationary(config_id, params, simulator, loads, tmp_path):
-    design = design_for("systolic_array", dataflow="weight_stationary", **params)
-    seed = sum(map(ord, config_id))
-    events = ws_events(design.params, np.random.default_rng(seed), loads)
-    stimulus = ws_stimulus(design.params, design.manifest, events, idle=0.3, stall=0.4, seed=seed)
-    run_stream_test(design, simulator, stimulus, tmp_path / "random",
-                    engine="cocotb" if config_id in COCOTB else "fast")
+    params = {"dataflow": "weight_stationary", **params}
+    design = run_configuration("systolic_array", config_id, params, simulator, tmp_path / "random",
+                               backpressure_stimulus(ws_events, ws_stimulus, loads), cocotb=COCOTB)
     # Full rate: one vector per cycle within a burst, latency R + C - 1 on every output.
+    seed = config_seed(config_id)
     events = ws_events(design.params, np.random.default_rng(seed + 1), 6, burst_max=30)
     stimulus = ws_stimulus(design.params, design.manifest, events, idle=0.0, stall=0.0, seed=seed, check_timing=True)
     run_stream_test(design, simulator, stimulus, tmp_path / "timing")
@@ -129,10 +121,7 @@ def test_manifest_streams_and_timing():
     (dict(a_format="fp8_e4m3"), "--a-format: 'fp8_e4m3' is not allowed"),
 ])
 def test_bad_parameters(values, message):
-    from generators import ParamError, get_generator
-    with pytest.raises(ParamError) as info:
-        get_generator("systolic_array").elaborate(values)
-    assert message in str(info.value) and "\n" not in str(info.value)
+    assert_one_line_param_error("systolic_array", values, message)
 
 
 LINT_CONFIGS = [
