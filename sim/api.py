@@ -350,8 +350,7 @@ def simulate(design, inputs: dict, *, simulator: str = "verilator", engine: str 
         for name, matrix in expected.items():
             problem = board.first_mismatch(name, received[name], matrix)
             if problem:
-                raise CheckError(f"{problem.split('; inputs not recorded')[0]} "
-                                 f"({design.module}, {engine} engine on {simulator})")
+                raise CheckError(f"{problem} ({design.module}, {engine} engine on {simulator})")
     last_beat = max([int(c[-1]) for c in (*record.accepted.values(), *record.cycles.values())
                      if len(c)], default=-1)
     return SimResult(outputs, codes, last_beat + 1, beat_cycles,

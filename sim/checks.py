@@ -129,7 +129,7 @@ class Scoreboard:
             index = int(differ[0])
             exp, got = expected[index].tolist(), received[index].tolist()
             return (f"MISMATCH on stream {name} beat {index}: expected "
-                    f"{describe_beat(fields, exp)}, got {describe_beat(fields, got)}; "
+                    f"{describe_beat(fields, exp)}, got {describe_beat(fields, got)}"
                     f"{self._inputs_of(name, index)}")
         if len(received) < len(expected):
             return (f"MISSING beats on stream {name}: got {len(received)} of {len(expected)}; "
@@ -140,9 +140,11 @@ class Scoreboard:
         return None
 
     def _inputs_of(self, name: str, index: int) -> str:
+        """``; inputs ...`` naming the input beats behind output beat ``index`` (or nothing when
+        the stimulus does not record them)."""
         srcs = self.sources.get(name)
         if not srcs:
-            return "inputs not recorded"
+            return ""
         stream, first, last = srcs[index]
         fields = self.manifest["streams"][stream]["fields"]
         shown = list(range(first, last + 1))
@@ -150,7 +152,7 @@ class Scoreboard:
             shown = shown[:2] + shown[-2:]
         text = "; ".join(f"#{i}: {describe_beat(fields, self.inputs[stream][i])}" for i in shown)
         more = "" if last - first + 1 <= self.MAX_SHOWN_INPUTS else " (middle beats not shown)"
-        return f"inputs {stream} beats {first}..{last}{more}: {text}"
+        return f"; inputs {stream} beats {first}..{last}{more}: {text}"
 
 
 def phase_gate_allows(phase: int, pending_phases) -> bool:
