@@ -36,10 +36,13 @@ class BitSerialMACGenerator(Generator):
                   help="weights are two's complement at their precision (else unsigned)"),
         IntParam("lanes", default=1, min=1, max=64, help="products per beat (K)"),
         ChoiceParam("bits_per_cycle", default=1, choices=(1, 2, 4),
-                    help="weight bits processed per cycle in bits mode (terms mode: 1)"),
+                    help="bits mode: weight bits processed per cycle; terms mode: non-zero "
+                         "canonical signed digits per lane per cycle (1 or 2)"),
         ChoiceParam("serial_mode", default="bits", choices=SERIAL_MODES,
-                    help="bits: ceil(prec/bits_per_cycle) cycles per beat; terms: one canonical "
-                         "signed digit per lane per cycle, zero digits skipped"),
+                    help="bits: ceil(prec/bits_per_cycle) cycles per beat; terms: "
+                         "bits_per_cycle canonical signed digits per lane per cycle, zero "
+                         "digits skipped, ceil(max non-zero digits of a lane / bits_per_cycle) "
+                         "cycles per beat, at least 1"),
         acc_width_param("accumulator and output width in bits"),
     )
 
@@ -47,9 +50,10 @@ class BitSerialMACGenerator(Generator):
         if params["bits_per_cycle"] > params["weight_bits"]:
             raise ParamError(f"--bits-per-cycle: {params['bits_per_cycle']} is larger than "
                              f"--weight-bits {params['weight_bits']}; allowed: at most weight_bits")
-        if params["serial_mode"] == "terms" and params["bits_per_cycle"] != 1:
+        if params["serial_mode"] == "terms" and params["bits_per_cycle"] not in (1, 2):
             raise ParamError(f"--bits-per-cycle: {params['bits_per_cycle']} is not allowed with "
-                             f"--serial-mode terms; allowed: 1 (one term per lane per cycle)")
+                             f"--serial-mode terms; allowed: 1 or 2 (non-zero terms per lane per "
+                             f"cycle)")
         beat = dot_product_range(params["act_format"], _weight_format(params), params["lanes"])
         return derive_acc_width(params, beat, signed=_acc_signed(params))
 

@@ -2,7 +2,8 @@
 
 Activations are bit-parallel, weights are consumed serially, so a weight of ``p`` bits costs
 ``ceil(p / bits_per_cycle)`` cycles (``bits`` mode) or as many cycles as its lane with the most
-non-zero canonical-signed-digit terms (``terms`` mode) instead of a full multiplier per lane.
+non-zero canonical-signed-digit terms, divided by ``bits_per_cycle`` and rounded up
+(``terms`` mode) instead of a full multiplier per lane.
 
 :class:`BitSerialMACCore` is the datapath (clock enable, no handshake): it works on the beat at
 its inputs and says in ``done`` in which cycle the beat is finished, so the beat's owner holds it
@@ -69,6 +70,11 @@ class BitSerialMACCore(EnabledCore):
     per cycle, lowest first, into a shift-add tree: the beat takes the largest per-lane count of
     non-zero digits, at least one cycle.
 
+    With ``bits_per_cycle`` = 2, ``terms`` mode takes the two lowest remaining non-zero digits
+    of each lane per cycle (two chained :class:`hdl.term_recoding.LowestTermPicker`) and adds
+    both shifted activations in the same tree: ``ceil(max non-zero digits / 2)`` cycles, at
+    least one.
+
     ``prec`` must be 1..``weight_bits`` (2..``weight_bits`` when signed); other values give
     unspecified sums but never stall the core.
 
@@ -80,7 +86,8 @@ class BitSerialMACCore(EnabledCore):
     weight_signed : bool
     lanes : int
     bits_per_cycle : int
-        1, 2 or 4 (``bits`` mode only).
+        ``bits`` mode: weight bits per cycle, 1, 2 or 4. ``terms`` mode: non-zero digits per
+        lane per cycle, 1 or 2.
     serial_mode : str
         ``"bits"`` or ``"terms"``.
     acc_width : int
@@ -98,7 +105,8 @@ class BitSerialMACCore(EnabledCore):
                  lanes: int, bits_per_cycle: int, serial_mode: str, acc_width: int,
                  acc_signed: bool = True):
         require_choice("serial_mode", serial_mode, SERIAL_MODES)
-        require_choice("bits_per_cycle", bits_per_cycle, (1, 2, 4))
+        require_choice("bits_per_cycle", bits_per_cycle, (1, 2) if serial_mode == "terms"
+                       else (1, 2, 4))
         self.act_format, self.weight_bits, self.weight_signed = act_format, weight_bits, \
             weight_signed
         self.lanes, self.bits_per_cycle, self.serial_mode = lanes, bits_per_cycle, serial_mode
@@ -200,24 +208,28 @@ class BitSerialMACCore(EnabledCore):
             extended = Signal(signed(wmax + 1), name=f"w_ext_{k}")
             m.d.comb += extended.eq(Cat(*[Mux(above[i], fill, w[i]) for i in range(wmax)], fill))
             recoder = NafRecoder(wmax + 1, digits)
-            picker = LowestTermPicker(digits)
             m.submodules[f"recoder_{k}"] = recoder
-            m.submodules[f"picker_{k}"] = picker
             remaining = Signal(digits, name=f"remaining_{k}")
-            m.d.comb += [
-                recoder.value.eq(extended),
-                picker.active.eq(Mux(first, recoder.pos | recoder.neg, remaining)),
-                picker.negative.eq(recoder.neg),
-            ]
+            m.d.comb += recoder.value.eq(extended)
+            # bits_per_cycle pickers in a chain: each takes the lowest digit the previous left.
+            active = Mux(first, recoder.pos | recoder.neg, remaining)
+            for j in range(self.bits_per_cycle):
+                picker = LowestTermPicker(digits)
+                m.submodules[f"picker_{k}" if j == 0 else f"picker_{k}_{j}"] = picker
+                m.d.comb += [picker.active.eq(active), picker.negative.eq(recoder.neg)]
+                terms.append(picker.term)
+                active = picker.rest
             with m.If(self.en & self.valid):
                 m.d.sync += remaining.eq(picker.rest)
-            terms.append(picker.term)
             rests.append(picker.rest.any())
         final = Signal()
         m.d.comb += final.eq(~Cat(*rests).any())
-        partial = Signal(signed(self.act_format.width + digits + self.lanes.bit_length() + 2))
-        m.d.comb += partial.eq(term_sum(m, [self.a[k] for k in range(self.lanes)], terms,
-                                        act_width=self.act_format.width, max_exp=digits - 1))
+        leaves = len(terms)
+        partial = Signal(signed(self.act_format.width + digits + leaves.bit_length() + 2))
+        # Lane k's terms are terms[k * bits_per_cycle ...]: each multiplies a[k].
+        acts = [self.a[k] for k in range(self.lanes) for _ in range(self.bits_per_cycle)]
+        m.d.comb += partial.eq(term_sum(m, acts, terms, act_width=self.act_format.width,
+                                        max_exp=digits - 1))
         return partial, final
 
     def elaborate(self, platform):

@@ -1,10 +1,14 @@
 """``bitserial_mac``: cocotb regression on Verilator and Icarus against the golden model (every
-precision, random idle and back-pressure), a full-rate latency check, lint, and parameter errors."""
+precision, random idle and back-pressure), a full-rate latency check, the terms mode's cycles per
+beat against the golden model (1 and 2 terms per cycle), lint, and parameter errors."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
+from sim.golden.bitserial_mac import cycles_per_beat, decode_weights
+from sim.stimuli import accepted_cycles
 from sim.stimuli.bitserial_mac import bitserial_operands, bitserial_stimulus
 
 from .conftest import (SIMULATORS, assert_one_line_param_error, check_cli_error_and_help,
@@ -21,6 +25,13 @@ CONFIGS = [
 ]
 CONFIGS.append(("uint4_w4s_k1_bits4", dict(act_format="uint4", weight_bits=4, lanes=1,
                                            bits_per_cycle=4, weight_signed=True)))
+#: Issue 15: terms mode at two non-zero terms per lane per cycle.
+CONFIGS += [
+    ("int8_w8s_k16_terms2", {**INT8_K16, "serial_mode": "terms", "bits_per_cycle": 2,
+                             "weight_signed": True}),
+    ("uint5_w6u_k3_terms2", dict(act_format="uint5", weight_bits=6, lanes=3, serial_mode="terms",
+                                 bits_per_cycle=2, weight_signed=False)),
+]
 RANDOM_BEATS = 600
 #: The configuration that also runs on the cocotb bench (the per-beat scoreboard of the
 #: regression, on both simulators); every other run uses the native engine (sim/native.py).
@@ -54,10 +65,38 @@ def test_full_rate_latency(config_id, params, tmp_path):
                seed=5)
 
 
+@pytest.mark.parametrize("bits_per_cycle", [1, 2])
+def test_terms_cycles_per_beat_on_gaussian_weights(bits_per_cycle):
+    """Every beat takes exactly the golden model's cycles (ceil(max lane terms / terms per
+    cycle), at least 1) on Gaussian int8 weights (sigma 20) plus zero and digit-heavy beats."""
+    params = dict(act_format="int8", weight_bits=8, lanes=4, serial_mode="terms",
+                  bits_per_cycle=bits_per_cycle)
+    design = design_for("bitserial_mac", **params)
+    rng = np.random.default_rng(15)
+    beats = 96
+    weights = np.clip(np.rint(rng.normal(0.0, 20.0, size=(beats, 4))), -128, 127).astype(np.int64)
+    weights[0] = 0                                   # no terms: still one cycle
+    weights[1] = [0b01010101, -0b01010101, 85, 1]    # 4 terms in a lane
+    weights[2] = [-128, 127, 1, -1]
+    prec = np.full(beats, 8)
+    prec[3:9] = [2, 3, 4, 5, 6, 7]
+    values = decode_weights(weights & 0xFF, prec, signed=True)
+    a = rng.integers(-128, 128, size=(beats, 4))
+    last = rng.random(beats) < 0.25
+    accepted = accepted_cycles(design.generator.build(design.params),
+                               {"a": a, "w": weights & 0xFF, "prec": prec, "last": last})
+    measured = np.diff([0] + accepted)
+    expected = cycles_per_beat(values, prec, serial_mode="terms", bits_per_cycle=bits_per_cycle)
+    assert measured.tolist() == expected.tolist()
+    if bits_per_cycle == 2:
+        assert expected.max() > 1 and expected[0] == 1
+
+
 LINT_CONFIGS = [
     dict(act_format="int5", weight_bits=7, lanes=3, bits_per_cycle=4),
     dict(act_format="uint3", weight_bits=5, lanes=2, bits_per_cycle=2, weight_signed=False),
     dict(act_format="int8", weight_bits=8, lanes=4, serial_mode="terms"),
+    dict(act_format="int6", weight_bits=7, lanes=3, serial_mode="terms", bits_per_cycle=2),
     dict(act_format="uint16", weight_bits=16, lanes=2, serial_mode="terms", weight_signed=False,
          acc_width=40),
 ]
@@ -73,8 +112,8 @@ def test_lint(params, tmp_path):
 @pytest.mark.parametrize("values, message", [
     (dict(weight_bits=2, bits_per_cycle=4),
      "--bits-per-cycle: 4 is larger than --weight-bits 2; allowed: at most weight_bits"),
-    (dict(serial_mode="terms", bits_per_cycle=2),
-     "--bits-per-cycle: 2 is not allowed with --serial-mode terms; allowed: 1"),
+    (dict(serial_mode="terms", bits_per_cycle=4),
+     "--bits-per-cycle: 4 is not allowed with --serial-mode terms; allowed: 1 or 2"),
     # int8 x int8, 16 lanes: one beat spans -2^18 + 2^11 .. 2^18, 20 bits signed.
     (dict(lanes=16, acc_width=19),
      "--acc-width: 19 cannot hold one beat's products (-260096 to 262144); allowed: 20 to 128"),

@@ -8,8 +8,10 @@ accumulator adds ``sum_k a[k] * w[k]`` and emits on ``last``, so the ``int_mac``
 applies.
 
 Cycles per beat (for reports and the cycle-count tests): ``bits`` mode takes
-``ceil(prec / bits_per_cycle)`` cycles; ``terms`` mode takes the largest number of non-zero
-canonical signed digits (non-adjacent form) among the beat's weights, at least one.
+``ceil(prec / bits_per_cycle)`` cycles; ``terms`` mode consumes up to ``bits_per_cycle`` (1 or
+2) non-zero canonical signed digits (non-adjacent form) per lane per cycle, so a beat takes
+``ceil(max over its lanes of the non-zero digits / bits_per_cycle)`` cycles, at least one
+(issue 15 for two terms per cycle).
 """
 
 from __future__ import annotations
@@ -67,7 +69,7 @@ def cycles_per_beat(weights, prec, *, serial_mode: str, bits_per_cycle: int = 1)
         return np.maximum(1, -(-prec // bits_per_cycle))
     if serial_mode == "terms":
         counts = csd_nonzero_count(weights)
-        return np.maximum(1, counts.max(axis=1))
+        return np.maximum(1, -(-counts.max(axis=1) // bits_per_cycle))
     raise ValueError(f"unknown serial_mode {serial_mode!r}")
 
 

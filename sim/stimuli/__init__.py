@@ -18,7 +18,7 @@ import numpy as np
 from hdl.formats import FixedFormat, IntFormat, parse_format
 
 __all__ = ["PHASE", "StimulusError", "field_codes", "field_code_matrix", "field_format",
-           "golden_model", "GOLDEN_MODELS", "stream_stimulus", "group_sources",
+           "golden_model", "GOLDEN_MODELS", "stream_stimulus", "accepted_cycles", "group_sources",
            "golden_outputs", "make_stimulus", "write_stimulus", "pack", "unpack"]
 
 #: Key of a stream's per-beat phase array beside its fields (see :mod:`sim.api`).
@@ -163,6 +163,50 @@ def stream_stimulus(params: dict, manifest: dict, inputs: dict, *, sources: dict
         inputs={name: field_codes(streams[name], values) for name, values in inputs.items()},
         expected={name: field_codes(streams[name], values) for name, values in expected.items()},
         sources=sources, phases=phases or None, **options)
+
+
+def accepted_cycles(component, inputs: dict, *, stream: str = "i", limit_per_beat: int = 64
+                    ) -> list[int]:
+    """Cycle in which ``component`` (a stream component) accepts each beat of ``inputs`` (field ->
+    per-beat values, vectors as 2-D) on stream ``stream``, offered back to back with every output
+    always ready, in Amaranth's simulator: how many cycles each beat takes at full rate."""
+    from amaranth.sim import Simulator
+
+    port = getattr(component, stream)
+    beats = len(next(iter(inputs.values())))
+    accepted = []
+
+    async def bench(ctx):
+        for name, member in component.signature.members.items():
+            if member.is_signature and name != stream and hasattr(getattr(component, name),
+                                                                   "ready"):
+                ctx.set(getattr(component, name).ready, 1)
+        ctx.set(port.valid, 1)
+        cycle = 0
+        for n in range(beats):
+            for name, values in inputs.items():
+                field, value = getattr(port.payload, name), np.asarray(values)[n]
+                if value.ndim:
+                    for k, v in enumerate(value):
+                        ctx.set(field[k], int(v))
+                else:
+                    ctx.set(field, int(value))
+            while True:
+                ready = ctx.get(port.ready)
+                await ctx.tick()
+                cycle += 1
+                if ready:
+                    accepted.append(cycle)
+                    break
+                if cycle > limit_per_beat * beats:
+                    raise RuntimeError(f"stream {stream} stopped accepting beats")
+        ctx.set(port.valid, 0)
+
+    sim = Simulator(component)
+    sim.add_clock(1e-8)
+    sim.add_testbench(bench)
+    sim.run()
+    return accepted
 
 
 def write_stimulus(stimulus: dict, path: Path) -> Path:
