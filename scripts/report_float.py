@@ -31,7 +31,6 @@ Prints Markdown on stdout (JSON with --json) and progress on stderr.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import sys
@@ -177,16 +176,14 @@ def rows(args) -> tuple[list[dict], list[str]]:
 
 def product_source(a_fmt: str, b_fmt: str, multiplier: str) -> flow.Source:
     """Verilog of one :class:`hdl.fp_mac.FloatProduct` (combinational) as a Source."""
-    from amaranth.back import verilog
+    from generators.emit import component_verilog
 
     from hdl.formats import parse_format
     from hdl.fp_mac import FloatProduct, operand_spec
-    os.environ["AMARANTH_USE_YOSYS"] = "builtin"
     unit = FloatProduct(a_spec=operand_spec(parse_format(a_fmt)),
                         b_spec=operand_spec(parse_format(b_fmt)), multiplier=multiplier)
     module = f"float_product_{a_fmt}x{b_fmt}_{multiplier}"
-    return flow.Source("generated", module,
-                       {f"{module}.v": verilog.convert(unit, name=module, emit_src=False)})
+    return flow.Source("generated", module, {f"{module}.v": component_verilog(unit, module)})
 
 
 # ------------------------------------------------------------------------------------------
@@ -194,20 +191,7 @@ def product_source(a_fmt: str, b_fmt: str, multiplier: str) -> flow.Source:
 # ------------------------------------------------------------------------------------------
 
 def _cached(args, source: flow.Source, target: str, measure) -> dict:
-    """``measure()``, or its result from an earlier run on the same Verilog (``--cache``), so
-    that an interrupted sweep resumes where it stopped."""
-    if args.cache is None:
-        return measure()
-    key = hashlib.sha256(json.dumps([target, args.seed, source.files], sort_keys=True)
-                         .encode()).hexdigest()[:16]
-    path = args.cache / f"{source.module}.{target}.{key}.json"
-    if path.is_file():
-        progress(f"  {target}: cached")
-        return json.loads(path.read_text())
-    result = measure()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(result))
-    return result
+    return flow.cached_figures(args.cache, source, target, measure, key=[args.seed])
 
 
 def synthesize(row: dict, workdir: Path, args) -> dict:

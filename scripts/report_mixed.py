@@ -24,7 +24,6 @@ Prints JSON, then Markdown tables on stdout; progress on stderr.
 from __future__ import annotations
 
 import json
-import os
 import sys
 import tempfile
 from pathlib import Path
@@ -63,7 +62,7 @@ def parse_args(argv):
 
 def _unit_source(design) -> flow.Source:
     """The PE's product unit alone as a :class:`flow.Source`."""
-    from amaranth.back import verilog
+    from generators.emit import component_verilog
 
     from hdl.mixed_int_pe import MixedIntPECore
 
@@ -74,16 +73,7 @@ def _unit_source(design) -> flow.Source:
     core._MustUse__silence = True
     unit = core.product_unit()
     module = f"products_{design.module}"
-    saved = os.environ.get("AMARANTH_USE_YOSYS")
-    os.environ["AMARANTH_USE_YOSYS"] = "builtin"
-    try:
-        text = verilog.convert(unit, name=module, emit_src=False)
-    finally:
-        if saved is None:
-            os.environ.pop("AMARANTH_USE_YOSYS")
-        else:
-            os.environ["AMARANTH_USE_YOSYS"] = saved
-    return flow.Source("generated", module, {f"{module}.v": text})
+    return flow.Source("generated", module, {f"{module}.v": component_verilog(unit, module)})
 
 
 def _synth(source: flow.Source, workdir: Path, fmax: bool) -> dict:

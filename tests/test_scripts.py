@@ -22,7 +22,7 @@ def script(name, *args, cwd=None):
 
 ALL_SCRIPTS = ["synth_area.py", "build_bitstream.py", "report_arrays.py", "report_bitserial.py",
                "report_float.py", "report_mixed.py", "report_softmax.py", "bench_engines.py",
-               "run_digits.py"]
+               "run_digits.py", "report_lut.py"]
 
 
 @pytest.mark.parametrize("name", ALL_SCRIPTS)
@@ -142,6 +142,9 @@ MISTAKES = [
     ("report_softmax.py", ["--jobs", "0"], "--jobs: '0' is not allowed"),
     ("report_softmax.py", ["--vectors", "x"], "--vectors: 'x' is not allowed"),
     ("report_softmax.py", ["--out", "blocker"], "--out blocker: is a file"),
+    ("report_lut.py", ["--weights", "3"], "--weights: '3' is not allowed"),
+    ("report_lut.py", ["--jobs", "0"], "--jobs: '0' is not allowed"),
+    ("report_lut.py", ["--out", "blocker"], "--out blocker: is a file"),
 ]
 
 #: Flags of generate-verilog that a script's message must not name (the user did not type them).
