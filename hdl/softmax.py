@@ -254,6 +254,10 @@ class Softmax(wiring.Component):
         self.ports = softmax_ports(widths, max_length)
         self.latency = None                 # data-dependent: see softmax_cycles
         self.initiation_interval = None
+        # Longest wait for output activity once the inputs stopped: a whole vector is held
+        # (three passes at most) before its first output; benches that cannot count the output
+        # beats in advance watch this long.
+        self.max_silence = 8 * max_length
         super().__init__(self.ports.signature())
 
     def elaborate(self, platform):

@@ -329,7 +329,7 @@ def simulate(design, inputs: dict, *, simulator: str = "verilator", engine: str 
     stimulus = make_stimulus(
         inputs={n: field_code_matrix(streams[n], values[n]) for n in in_names}, expected=expected,
         phases=phases, idle=idle, stall=stall, seed=seed)
-    stimulus["quiet"] = quiet_cycles(manifest, design.params)
+    stimulus["quiet"] = quiet_cycles(design)
     with tempfile.TemporaryDirectory(prefix="peforge-sim-") as tmp:
         work = Path(work_dir) if work_dir is not None else Path(tmp)
         record = run_bench(design, simulator, stimulus, work, engine=engine,
@@ -362,10 +362,9 @@ def simulate(design, inputs: dict, *, simulator: str = "verilator", engine: str 
 QUIET_CYCLES = 2000
 
 
-def quiet_cycles(manifest: dict, params: dict) -> int:
-    """Cycles without output activity after the last input after which a run is complete.
-
-    Long enough for the slowest design: softmax holds a whole vector (up to ``max_length``
-    elements, three passes) before its first output."""
-    latency = manifest.get("latency") or 0
-    return QUIET_CYCLES + 4 * latency + 8 * int(params.get("max_length", 0) or 0)
+def quiet_cycles(design) -> int:
+    """Cycles without output activity after the last input after which a run is complete:
+    beyond the design's latency, and beyond ``max_silence`` for a component that holds whole
+    vectors before answering (softmax)."""
+    latency = design.manifest.get("latency") or 0
+    return QUIET_CYCLES + 4 * latency + getattr(design.component, "max_silence", 0)

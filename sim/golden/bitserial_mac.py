@@ -25,12 +25,13 @@ __all__ = ["decode_weights", "csd_digits", "csd_nonzero_count", "cycles_per_beat
 
 
 def decode_weights(codes, prec, *, signed: bool) -> np.ndarray:
-    """Weight values (int64) of field codes at per-beat precisions.
+    """Weight values (int64) of field codes at per-beat precisions: the low ``prec`` bits, as
+    two's complement when ``signed``.
 
-    ``codes`` has shape (beats, K); ``prec`` shape (beats,).
+    ``codes`` has shape (beats, ...); ``prec`` shape (beats,).
     """
     codes = np.asarray(codes, dtype=np.int64)
-    prec = np.asarray(prec, dtype=np.int64)[:, None]
+    prec = np.asarray(prec, dtype=np.int64).reshape((-1,) + (1,) * (codes.ndim - 1))
     low = codes & ((np.int64(1) << prec) - 1)
     if signed:
         sign_set = (low >> (prec - 1)) & 1

@@ -13,26 +13,23 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["decode_weights", "wrap_signed", "lut_mpgemm"]
+from .bitserial_mac import decode_weights as twos_complement_weights
+from .int_mac import wrap
+
+__all__ = ["decode_weights", "lut_mpgemm"]
 
 
 def decode_weights(codes, prec, *, encoding: str) -> np.ndarray:
     """Weight values (int64) of codes at per-beat precisions; ``codes`` (beats, ...),
     ``prec`` (beats,)."""
-    codes = np.asarray(codes, dtype=np.int64)
-    prec = np.asarray(prec, dtype=np.int64).reshape((-1,) + (1,) * (codes.ndim - 1))
-    low = codes & ((np.int64(1) << prec) - 1)
     if encoding == "int":
-        return low - (((low >> (prec - 1)) & 1) << prec)
+        return twos_complement_weights(codes, prec, signed=True)
     if encoding == "symmetric":
+        # Code q' (its low prec bits) means the odd value 2q' - (2^prec - 1).
+        low = twos_complement_weights(codes, prec, signed=False)
+        prec = np.asarray(prec, dtype=np.int64).reshape((-1,) + (1,) * (low.ndim - 1))
         return 2 * low - ((np.int64(1) << prec) - 1)
     raise ValueError(f"unknown weight encoding {encoding!r}")
-
-
-def wrap_signed(value: int, width: int) -> int:
-    """``value`` as ``width``-bit two's complement."""
-    value = int(value) & ((1 << width) - 1)
-    return value - (1 << width) if value >> (width - 1) else value
 
 
 def lut_mpgemm(a, w_codes, prec, last, *, rows: int, cols: int, weight_encoding: str,
@@ -52,7 +49,7 @@ def lut_mpgemm(a, w_codes, prec, last, *, rows: int, cols: int, weight_encoding:
         total = total + a[t].dot(w[t])
         if last[t]:
             for m in range(rows):
-                y.append([wrap_signed(v, acc_width) for v in total[m]])
+                y.append(list(wrap(total[m], acc_width, True)))
                 out_last.append(m == rows - 1)
             total = np.zeros((rows, cols), dtype=object)
     return np.array(y, dtype=object).reshape(-1, cols), np.array(out_last, dtype=bool)

@@ -19,7 +19,7 @@ from hdl.formats import FixedFormat, IntFormat, parse_format
 
 __all__ = ["PHASE", "StimulusError", "field_codes", "field_code_matrix", "field_format",
            "golden_model", "GOLDEN_MODELS", "stream_stimulus", "accepted_cycles", "group_sources",
-           "golden_outputs", "make_stimulus", "write_stimulus", "pack", "unpack"]
+           "golden_outputs", "make_stimulus", "write_stimulus", "pack"]
 
 #: Key of a stream's per-beat phase array beside its fields (see :mod:`sim.api`).
 PHASE = "@phase"
@@ -144,11 +144,6 @@ def pack(fields: list[dict], codes) -> int:
             raise ValueError(f"code {code} of field {f['name']} does not fit {f['width']} bits")
         word |= int(code) << f["lsb"]
     return word
-
-
-def unpack(fields: list[dict], word: int) -> list[int]:
-    """One code per field from a payload integer."""
-    return [(word >> f["lsb"]) & ((1 << f["width"]) - 1) for f in fields]
 
 
 def stream_stimulus(params: dict, manifest: dict, inputs: dict, *, sources: dict | None = None,

@@ -7,7 +7,7 @@ import numpy as np
 from hdl.softmax import Softmax, softmax_widths
 from sim.golden.softmax import softmax_stream
 
-from . import field_codes, make_stimulus
+from . import accepted_cycles, field_codes, make_stimulus
 
 __all__ = ["random_vector", "adversarial_vectors", "softmax_vectors", "softmax_stimulus",
            "flatten", "golden_streams"]
@@ -101,35 +101,8 @@ def measure_vector_period(params: dict, length: int, vectors: int = 10) -> int:
     """Cycles between the first accepted elements of back-to-back vectors of ``length`` in steady
     state, with the output always ready and the input always valid (Amaranth simulator), for
     resolved ``softmax`` parameters."""
-    from amaranth.sim import Simulator
-
     dut = Softmax(widths=softmax_widths(params), max_length=params["max_length"],
                   algorithm=params["algorithm"], double_buffer=params["double_buffer"])
     x, last = flatten([np.zeros(length, dtype=np.int64)] * vectors)
-    starts = []
-    received = [0]
-
-    async def bench(ctx):
-        k = cycle = 0
-        ctx.set(dut.o.ready, 1)
-        while received[0] < len(x):
-            if k < len(x):
-                ctx.set(dut.i.valid, 1)
-                ctx.set(dut.i.payload.x, int(x[k]))
-                ctx.set(dut.i.payload.last, int(last[k]))
-            else:
-                ctx.set(dut.i.valid, 0)
-            await ctx.delay(1e-9)
-            received[0] += ctx.get(dut.o.valid)
-            if k < len(x) and ctx.get(dut.i.ready):
-                if k % length == 0:
-                    starts.append(cycle)
-                k += 1
-            await ctx.tick()
-            cycle += 1
-
-    sim = Simulator(dut)
-    sim.add_clock(1e-8)
-    sim.add_testbench(bench)
-    sim.run()
-    return starts[-1] - starts[-2]
+    accepted = accepted_cycles(dut, {"x": x, "last": last}, limit_per_beat=8 * length)
+    return accepted[-length] - accepted[-2 * length]
