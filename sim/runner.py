@@ -66,7 +66,8 @@ def build(design, simulator: str) -> Path:
     from generators.emit import write_design
 
     build_dir = BUILD_ROOT / simulator / design.module
-    args = _BUILD_ARGS[simulator]
+    args = _BUILD_ARGS[simulator] + \
+        [f"-Wno-{w}" for w in getattr(design, "lint_waivers", ()) if simulator == "verilator"]
     with locked(build_dir):
         paths = write_design(design, build_dir / "src", only_if_changed=True)
         verilog_path, manifest_path = paths
