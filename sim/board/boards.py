@@ -38,6 +38,8 @@ class Board:
         openFPGALoader's ``-b`` name.
     pll_range_mhz : tuple
         PE clock frequencies the PLL can make.
+    constraints : str
+        Its file in ``constraints/`` (what amaranth-boards does not set).
     """
 
     name: str
@@ -50,6 +52,7 @@ class Board:
     resources: dict
     loader_board: str
     pll_range_mhz: tuple
+    constraints: str
 
     def platform_class(self):
         if self.name == "icebreaker":
@@ -65,13 +68,13 @@ BOARDS = {
         "SB_MAC16",
         {"ICESTORM_LC": ("logic cells (LUT4 + FF)", 5280), "ICESTORM_DSP": ("SB_MAC16", 8),
          "ICESTORM_RAM": ("SB_RAM40_4K", 30), "ICESTORM_SPRAM": ("SB_SPRAM256KA", 4)},
-        "icebreaker", (16.0, 100.0)),
+        "icebreaker", (16.0, 100.0), "icebreaker.pcf"),
     "ulx3s": Board(
         "ulx3s", "ULX3S, LFE5U-85F-CABGA381, 25 MHz", 25.0, "ecp5", "LFE5U-85F", "bit",
         "MULT18X18D",
         {"TRELLIS_COMB": ("LUT4", 83640), "TRELLIS_FF": ("flip-flops", 83640),
          "MULT18X18D": ("MULT18X18D", 156), "DP16KD": ("DP16KD", 208)},
-        "ulx3s", (10.0, 200.0)),
+        "ulx3s", (10.0, 200.0), "ulx3s.lpf"),
 }
 
 

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 
 from .protocol import HostSession, LinkError, conversation
@@ -28,8 +29,10 @@ def run_serial(session: HostSession, port: str, baud: int) -> None:
     try:
         link = serial.Serial(port, baud, timeout=POLL_S, write_timeout=ANSWER_TIMEOUT_S)
     except (serial.SerialException, OSError) as exc:
-        raise LinkError(f"--port {port}: cannot open: {exc}; allowed: the board's serial "
-                        f"port, e.g. /dev/ttyUSB1 (iCEBreaker: the second FTDI channel)") from None
+        reason = os.strerror(exc.errno).lower() if getattr(exc, "errno", None) else str(exc)
+        raise LinkError(f"--port {port}: cannot open it ({reason}); allowed: the board's "
+                        f"serial port, e.g. /dev/ttyUSB1 (iCEBreaker: its second FTDI "
+                        f"channel)") from None
     with link:
         link.reset_input_buffer()
         steps = conversation(session, answer_timeout=ANSWER_TIMEOUT_S, where=f"the board on {port}")
