@@ -199,7 +199,10 @@ def apply_constraints(board: Board, generated: Path) -> None:
     """Append the board's file from ``constraints/`` to the constraint file Amaranth generated.
     A pin that file places again (``set_io`` in a PCF, e.g. to add a pull-up) replaces
     Amaranth's line for it: nextpnr-ice40 refuses a pin constrained twice."""
-    extra = (CONSTRAINTS_DIR / board.constraints).read_text()
+    path = CONSTRAINTS_DIR / board.constraints
+    if not path.is_file():      # an installed wheel has no repository around it
+        return
+    extra = path.read_text()
     placed = set(re.findall(r"^set_io\s+(?:-\S+\s+(?:yes|no)\s+)*(\S+)", extra, re.M))
     lines = [ln for ln in generated.read_text().splitlines()
              if not (ln.split()[:1] == ["set_io"] and ln.split()[-2] in placed)]
