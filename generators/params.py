@@ -17,8 +17,8 @@ from typing import Any, Callable
 from hdl.formats import FixedFormat, Format, FormatError, IntFormat, MiniFloatFormat, parse_format
 
 __all__ = [
-    "ParamError", "Param", "IntParam", "BoolParam", "ChoiceParam", "FormatParam", "AUTO",
-    "resolve_params", "parse_int",
+    "ParamError", "Param", "IntParam", "BoolParam", "ChoiceParam", "ChoiceSetParam",
+    "FormatParam", "AUTO", "resolve_params", "parse_int",
 ]
 
 
@@ -217,6 +217,51 @@ class ChoiceParam(Param):
 
     def allowed(self):
         return "one of " + ", ".join(str(c) for c in self.choices)
+
+
+@dataclass(frozen=True)
+class ChoiceSetParam(ChoiceParam):
+    """A non-empty subset of a fixed set of choices, written comma-separated (``w8,w2``; each
+    element read as :class:`ChoiceParam` reads one). The value is a tuple in the order of
+    ``choices`` (canonical, whatever order it was given in); the manifest and ``--help`` show it
+    comma-separated in that order."""
+
+    @property
+    def type_name(self):
+        return "choice set"
+
+    @property
+    def _element(self) -> ChoiceParam:
+        return ChoiceParam(self.name, self.choices[0], self.help, choices=self.choices)
+
+    def parse(self, text):
+        values = []
+        for item in text.split(","):
+            try:
+                values.append(self._element.parse(item))
+            except ParamError:
+                raise self.error(item.strip() if item.strip() else text) from None
+        return self.check(tuple(values))
+
+    def check(self, value):
+        if isinstance(value, str):
+            return self.parse(value)
+        if not isinstance(value, (tuple, list, set, frozenset)):
+            raise self.error(value)
+        values = tuple(value)
+        for v in values:
+            if isinstance(v, bool) or v not in self.choices:
+                raise self.error(v)
+        if not values or len(set(values)) != len(values):
+            raise self.error(self.to_json(values))
+        return tuple(c for c in self.choices if c in values)
+
+    def allowed(self):
+        return ("one or more of " + ", ".join(str(c) for c in self.choices)
+                + ", comma-separated, each at most once")
+
+    def to_json(self, value):
+        return ",".join(str(c) for c in value) if isinstance(value, (tuple, list)) else value
 
 
 _KIND_TEXT = {

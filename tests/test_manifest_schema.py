@@ -55,6 +55,10 @@ NON_DEFAULT = {
              cols=5, rows=3, table="full", acc_width=20),
         dict(act_format="int16", weight_bits=1, lut_k=6, cols=1, rows=1),
     ],
+    "scalable_mac": [
+        dict(act_format="uint8", lanes=1, modes="w8,w2", weight_signed=False),
+        dict(act_format="int16", lanes=3, modes="w4", acc_width=40),
+    ],
     "sparse_mac": [
         dict(act_format="uint4", weight_format="int16", group_m=8, max_n=4, groups=2,
              acc_width=24, reduction="compressor_tree", accumulator="carry_save"),
