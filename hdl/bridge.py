@@ -22,7 +22,7 @@ Board to host:
 ``0xFD`` identity         ``"PEFG"``, protocol version, 8-byte design hash (SHA-256 of the
                           manifest, first 8 bytes), receive FIFO depth (2 bytes, LE),
                           status (bit 0 framing error, 1 receive overrun, 2 unknown
-                          command; sticky since power-up): 17 bytes in all
+                          command; each since the last reset command): 17 bytes in all
 ``0xFE`` credit           the host may send :data:`CREDIT_UNIT` more bytes
 ========================  ============================================================
 
@@ -278,6 +278,7 @@ class StreamBridge(wiring.Component):
         with m.Else():
             m.d.sync += consumed.eq(consumed + popped - Cat(Const(0, 4), credit_sent))
         with m.If(reset_cmd):
+            m.d.sync += unknown.eq(0)
             m.d.sync += [v.eq(0) for v in held_valid]
             m.d.sync += [v.eq(0) for k, v in enumerate(caught_valid)]
         return m
@@ -321,7 +322,8 @@ class UARTBridge(wiring.Component):
         wiring.connect(m, receiver.bytes, fifo.w_stream)
         wiring.connect(m, fifo.r_stream, bridge.rx)
         wiring.connect(m, bridge.tx, transmitter.bytes)
-        m.d.comb += bridge.status.eq(Cat(receiver.framing_error, receiver.overrun))
+        m.d.comb += [bridge.status.eq(Cat(receiver.framing_error, receiver.overrun)),
+                     receiver.clear.eq(bridge.pe_reset)]
         # The reset command resets the PE in the same cycle as it drops the bridge's held
         # beats, so no beat of the old run can be caught after it.
         ports = {f"i_{self.manifest['clock']}": ClockSignal(),

@@ -41,6 +41,12 @@ def baud_divisor(clock_hz: float, baud: int) -> int:
     return divisor
 
 
+def _checked(divisor: int) -> int:
+    if divisor < MIN_DIVISOR:
+        raise ValueError(f"divisor {divisor}; allowed: at least {MIN_DIVISOR}")
+    return divisor
+
+
 class UARTReceiver(wiring.Component):
     """8N1 receiver: each byte on ``rx`` (LSB first) comes out on ``bytes``.
 
@@ -48,7 +54,7 @@ class UARTReceiver(wiring.Component):
     middle of the start bit; data bits and the stop bit are sampled ``divisor`` cycles apart from
     there. A byte whose stop bit is low is dropped and sets ``framing_error``; a byte that finds
     ``bytes`` still full (its consumer too slow) is dropped and sets ``overrun``. Both flags are
-    sticky until reset. Latency: a byte is offered half a bit after its stop bit began.
+    sticky until reset or ``clear``. Latency: a byte is offered half a bit after its stop bit began.
 
     Parameters
     ----------
@@ -57,14 +63,13 @@ class UARTReceiver(wiring.Component):
     """
 
     def __init__(self, divisor: int):
-        if divisor < MIN_DIVISOR:
-            raise ValueError(f"divisor {divisor}; allowed: at least {MIN_DIVISOR}")
-        self.divisor = divisor
+        self.divisor = _checked(divisor)
         super().__init__({
             "rx": In(1, init=1),
             "bytes": Out(stream.Signature(8)),
             "framing_error": Out(1),
             "overrun": Out(1),
+            "clear": In(1),
         })
 
     def elaborate(self, platform):
@@ -106,6 +111,8 @@ class UARTReceiver(wiring.Component):
                     with m.Else():
                         m.d.sync += [self.bytes.payload.eq(bits), self.bytes.valid.eq(1)]
                     m.next = "Idle"
+        with m.If(self.clear):
+            m.d.sync += [self.framing_error.eq(0), self.overrun.eq(0)]
         return m
 
 
@@ -122,9 +129,7 @@ class UARTTransmitter(wiring.Component):
     """
 
     def __init__(self, divisor: int):
-        if divisor < MIN_DIVISOR:
-            raise ValueError(f"divisor {divisor}; allowed: at least {MIN_DIVISOR}")
-        self.divisor = divisor
+        self.divisor = _checked(divisor)
         super().__init__({
             "bytes": In(stream.Signature(8)),
             "tx": Out(1, init=1),

@@ -340,12 +340,15 @@ class Source:
 
 def parse_param_pairs(pairs: list[str], flag: str = "--param") -> tuple[dict, dict]:
     """Read the generator parameters given with ``flag``: ``["a_format=int8", "lanes=4"]`` (or
-    ``"a=1,b=2"`` items). Returns ``(values, origins)``: parameter name (``-`` read as ``_``) ->
+    ``"a=1,b=2"`` items; ``"modes=w8,w2"`` is one value). Returns ``(values, origins)``: parameter name (``-`` read as ``_``) ->
     value string, and parameter name -> the text the user typed (``"--param lanes=4"``), which
     :func:`elaborate` puts into its error messages."""
     values, origins = {}, {}
     for pair in pairs:
-        items = [p.strip() for p in pair.split(",") if p.strip()]
+        # A comma starts a new pair only before NAME=, so a value may hold commas
+        # (modes=w8,w2).
+        items = [p.strip().rstrip(",").strip()
+                 for p in re.split(r",(?=\s*[A-Za-z_][\w-]*\s*=)", pair) if p.strip(" ,")]
         for item in items or [""]:
             key, sep, value = item.partition("=")
             if not sep or not key.strip() or not value.strip():

@@ -79,7 +79,7 @@ MISTAKES = [
     ("synth_area.py", ["bogus"], "unknown generator 'bogus'"),
     ("synth_area.py", ["int_mac", "--param", "foo=1"], "--param foo=1: unknown parameter 'foo'"),
     ("synth_area.py", ["int_mac", "--param", "lanes"], "--param lanes: not NAME=VALUE"),
-    ("synth_area.py", ["int_mac", "--param", "lanes=4,b"], "--param lanes=4,b: 'b' is not"),
+    ("synth_area.py", ["int_mac", "--param", "lanes=4,b"], "--param lanes=4,b: '4,b' is not allowed"),
     ("synth_area.py", ["int_mac", "--param", "lanes=65"], "--param lanes=65: 65 is not allowed"),
     ("synth_area.py", ["int_mac", "--param", "a-format=int0"], "--param a-format=int0: 'int0'"),
     ("synth_area.py", ["int_mac", "--config", "lanes=99"], "--config lanes=99: 99 is not allowed"),

@@ -147,7 +147,7 @@ def _summary_text(module: str, board, s: dict, out: Path) -> str:
 
 def _run(argv: list[str]) -> int:
     from ..api import CheckError, InputError, simulate
-    from ..cli import _generator_command, _read_npz, _write_npz
+    from ..cli import _generator_command, _npz_arrays, _read_npz, _write_npz
     from ..runner import SimulationFailed
     from .protocol import LinkError
 
@@ -185,11 +185,8 @@ def _run(argv: list[str]) -> int:
                           target="board-sim" if args.board_sim else "board", board=args.board,
                           port=args.port, baud=args.baud, clock_mhz=args.pe_clock_mhz)
         if args.outputs:
-            arrays = {}
-            for stream, fields in result.outputs.items():
-                for name, values in fields.items():
-                    arrays[f"{stream}.{name}"] = values
-                    arrays[f"{stream}.{name}.code"] = result.codes[stream][name]
+            arrays = _npz_arrays(result)
+            del arrays["cycles"]        # a board run counts no cycles
             _write_npz(Path(args.outputs), arrays)
     except (ParamError, InputError, OutputError) as exc:
         parser.exit(2, f"{parser.prog}: error: {exc}\n")

@@ -24,7 +24,7 @@ from hdl.bridge import (BEAT_IN, BEAT_OUT, CMD_BARRIER, CMD_IDENTIFY, CMD_RESET,
                         CREDIT_UNIT, IDENTITY_BYTES, IDENTITY_MAGIC, PROTOCOL_VERSION,
                         REPLY_CREDIT, REPLY_IDENTITY, REPLY_SYNC, design_hash, payload_bytes)
 
-__all__ = ["HostSession", "LinkError", "Identity", "frames", "conversation"]
+__all__ = ["HostSession", "LinkError", "Identity", "frames", "conversation", "next_request"]
 
 
 class LinkError(RuntimeError):
@@ -180,6 +180,15 @@ class HostSession:
     def complete(self, now: float) -> bool:
         """Everything sent, the sync reply received and the line quiet since ``quiet``."""
         return self._synced and now - self._last_byte >= self.quiet
+
+
+def next_request(steps, reply):
+    """The :func:`conversation`'s next request after ``reply`` (None to start), or None once it
+    is over."""
+    try:
+        return steps.send(reply)
+    except StopIteration:
+        return None
 
 
 def conversation(session: HostSession, *, answer_timeout: float, attempts: int = 3,

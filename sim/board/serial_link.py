@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import time
 
-from .protocol import HostSession, LinkError, conversation
+from .protocol import HostSession, LinkError, conversation, next_request
 
 __all__ = ["run_serial", "ANSWER_TIMEOUT_S"]
 
@@ -37,11 +37,8 @@ def run_serial(session: HostSession, port: str, baud: int) -> None:
         link.reset_input_buffer()
         steps = conversation(session, answer_timeout=ANSWER_TIMEOUT_S, where=f"the board on {port}")
         reply = None
-        while True:
-            try:
-                kind, data = steps.send(reply)
-            except StopIteration:
-                break
+        while (request := next_request(steps, reply)) is not None:
+            kind, data = request
             try:
                 if kind == "send":
                     link.write(data)

@@ -19,7 +19,7 @@ from cocotb.triggers import ClockCycles
 from cocotb.utils import get_sim_time
 from cocotbext.uart import UartSink, UartSource
 
-from sim.board.protocol import HostSession, conversation
+from sim.board.protocol import HostSession, conversation, next_request
 
 #: Bytes of line silence that make the host resend its hello, and (with the PE's quiet time)
 #: that mean the board stopped answering.
@@ -56,11 +56,8 @@ async def board_link(dut):
     steps = conversation(session, answer_timeout=ANSWER_BYTES * byte_s,
                          where="the simulated board")
     reply = None
-    while True:
-        try:
-            kind, data = steps.send(reply)
-        except StopIteration:
-            break
+    while (request := next_request(steps, reply)) is not None:
+        kind, data = request
         if kind == "send":
             await source.write(data)
         else:
