@@ -3,7 +3,7 @@
 
 The handwritten digits that scikit-learn ships (``sklearn.datasets.load_digits``: 1797 images of
 8 x 8 pixels, values 0..16) are split 75 / 25 (stratified, fixed seed) and a 64-32-10 ReLU MLP is
-trained on them (``MLPClassifier``, fixed seed). Its two layers are quantized in two schemes:
+trained on them (``MLPClassifier``, fixed seed). Its two layers are quantized in three schemes:
 
 * **int8 per output channel** (``systolic_array`` output- and weight-stationary, ``int_mac``):
   symmetric weights ``w = s[o] * q``, ``q`` in -127..127.
@@ -14,17 +14,21 @@ trained on them (``MLPClassifier``, fixed seed). Its two layers are quantized in
   - ``bitmod_mac``: BitMoD data types, ``w = scale * grid[dtype][code]``, choosing per group the
     data type (INT4, FP4 or one of its four extra-value variants) with the least squared error.
 
+* **2-bit symmetric per output channel** (``lut_mpgemm``): ``w = s[o] * (2q - 3)``, q in 0..3
+  (values -3, -1, 1, 3: no zero), the step chosen by a least-squares search.
+
 Activations are int8 with one scale per tensor: the input pixels are their own codes (scale 1/16,
 exact), the hidden layer's scale comes from the float model's largest hidden activation on the
 training set. Between the layers NumPy adds the bias, applies ReLU and rescales to int8.
 
 Every matrix product of the test-set inference (both layers, every test sample) runs on the
 generated hardware through :func:`sim.api.simulate`: weight tiles and activation tiles for the
-8 x 8 arrays, dot products of 8 lanes per beat for the MACs. For each PE a NumPy integer
-reference of exactly what that PE computes (the full dot product, or for weight-stationary the
-partial sum over one weight tile; ``sum over groups of scale code * integer group sum`` for the
-4-bit schemes) is written here from the quantization scheme, independent of ``sim/golden``, and
-every output value is compared with it.
+8 x 8 arrays, dot products of 8 lanes per beat for the MACs, tiles of 2 samples x 16 outputs
+with 4 inputs per beat for ``lut_mpgemm``. For each PE a NumPy integer reference of exactly what
+that PE computes (the full dot product, or for weight-stationary the partial sum over one weight
+tile; ``sum over groups of scale code * integer group sum`` for the 4-bit schemes) is written
+here from the quantization scheme, independent of ``sim/golden``, and every output value is
+compared with it.
 
 Per PE and engine the report gives the mismatching output values (expected 0), the test accuracy
 of the RTL outputs beside that of the integer reference, of the same scheme fake-quantized in
@@ -32,8 +36,8 @@ float NumPy and of the float model, the cycles up to the last output beat, the i
 the simulation wall time (builds are timed apart) with beats per second. Both engines run the
 whole test set by default (``--samples N`` takes the first N): on a 2-core machine the
 simulations take 0.7 s on the fast engine and 82 s on the cocotb engine (0.44 M input beats
-each); first-time simulator builds add about half a minute per engine (cached in
-``.sim_build/``).
+each), and ``lut_mpgemm``'s 9000 wide beats add 0.1 s and 11 s; first-time simulator builds
+add about half a minute per engine (cached in ``.sim_build/``).
 
 Writes JSON and Markdown (default ``build/reports/digits/report.{json,md}``), prints the
 Markdown on stdout and one progress line per PE and layer on stderr.
@@ -82,6 +86,14 @@ GROUP = 16
 #: steps above 0.025, 4 integer bits hold steps up to 16 (these weights need below 0.3).
 SCALE_FORMAT = "uq4.12"
 WEIGHT_BITS = 4
+#: ``lut_mpgemm``: the issue's tile, M = 2 sample rows x N = 16 output columns, tables of
+#: K = 4 activations, D = 1 table per row and beat (4 inputs per beat: both layers' 64 and 32
+#: inputs fill whole beats, layer 1's 32 outputs two column tiles, layer 2's 10 one).
+LUT_TILE = dict(rows=2, cols=16, lut_k=4, depth=1)
+#: 2-bit symmetric weight codes q mean 2q - 3; beats run at full precision (prec = 2 bits).
+SYMMETRIC2_BITS = 2
+#: Candidate steps per channel for the 2-bit quantizer: max|w| / 3 times 1/64, 2/64 .. 1.
+SYMMETRIC2_STEPS = 64
 
 ENGINES = ("fast", "cocotb")
 SIMULATORS = ("verilator", "icarus")
@@ -293,10 +305,46 @@ def quantize_bitmod(layer: FloatLayer, group: int, scale_format: str) -> QuantLa
                       notes={"dtypes per group": used})
 
 
+def quantize_symmetric2(layer: FloatLayer) -> QuantLayer:
+    """2-bit symmetric weights per output channel, as ``lut_mpgemm``'s ``symmetric`` encoding
+    reads them: ``w = s[o] * (2q - 3)``, q in 0..3 (values -3, -1, 1, 3; no zero).
+
+    Per channel, each step ``s`` of a grid (``SYMMETRIC2_STEPS`` fractions of max|w| / 3)
+    rounds every weight to its nearest value; the step with the least squared error wins and
+    is then refitted by least squares to those codes (``s = <w, v> / <v, v>``, which can only
+    lower the error)."""
+    top = (1 << SYMMETRIC2_BITS) - 1         # code q means 2q - top: values -top..top, odd
+    largest = np.abs(layer.weight).max(axis=1) / top
+    largest[largest == 0] = 1.0
+
+    def codes(step):                         # the nearest value's code
+        return np.clip(np.rint((layer.weight / step[:, None] + top) / 2), 0,
+                       top).astype(np.int64)
+
+    best_err, best_step = np.full(len(largest), np.inf), largest
+    for fraction in np.arange(1, SYMMETRIC2_STEPS + 1) / SYMMETRIC2_STEPS:
+        step = largest * fraction
+        err = ((step[:, None] * (2 * codes(step) - top) - layer.weight) ** 2).sum(axis=1)
+        better = err < best_err
+        best_err, best_step = np.where(better, err, best_err), np.where(better, step, best_step)
+    q = codes(best_step)
+    values = 2 * q - top
+    step = (layer.weight * values).sum(axis=1) / (values * values).sum(axis=1)
+    step = np.where(step > 0, step, best_step)  # an all-zero channel keeps the grid's step
+    ratio = step / largest
+    return QuantLayer("2-bit symmetric (2q-3) per channel", values,
+                      np.ones((len(values), 1), dtype=np.int64), values.shape[1], step,
+                      layer.bias, lane_codes={"w": q},
+                      notes={"step / (max|w| / 3)": {
+                          k: round(float(f(ratio)), 3)
+                          for k, f in (("min", np.min), ("median", np.median), ("max", np.max))}})
+
+
 SCHEMES = {
     "int8": quantize_int8,
     "zero_point": lambda layer: quantize_zero_point(layer, GROUP, SCALE_FORMAT),
     "bitmod": lambda layer: quantize_bitmod(layer, GROUP, SCALE_FORMAT),
+    "symmetric2": quantize_symmetric2,
 }
 
 
@@ -500,6 +548,48 @@ class WeightStationaryPE(SystolicPE):
         return values.sum(axis=1).transpose(1, 0, 2).reshape(n, to * C)[:, :layer.values.shape[0]]
 
 
+class LutGemmPE(PE):
+    """``lut_mpgemm`` M x N tile (2-bit symmetric weights at full precision): per tile of M
+    samples x N outputs, the input dimension in beats of D*K (row m's activations at a[m*D*K +
+    j], output n's weight code at w[j*N + n]), ``last`` on the final beat; then M output beats
+    ``y[0..N-1]``, one per sample. Samples pad to whole tiles with zero activations and outputs
+    with weight code 0; their outputs are dropped. Inputs pad to whole beats with zero
+    activations (and code 0): symmetric codes cannot encode a zero weight, so a padded input
+    position adds nothing only because its activation is 0."""
+
+    def __init__(self, name, params):
+        self.name, self.generator, self.params, self.scheme = name, "lut_mpgemm", params, \
+            "symmetric2"
+
+    @staticmethod
+    def _tiles(design, x, layer):
+        p = design.params
+        m, n, dk = p["rows"], p["cols"], p["depth"] * p["lut_k"]
+        return m, n, dk, _pad(_pad(x, 0, m), 1, dk), _pad(_pad(layer.lane_codes["w"], 0, n), 1, dk)
+
+    def inputs(self, design, x, layer):
+        m, n, dk, xp, q = self._tiles(design, x, layer)
+        ti, tj, beats = len(xp) // m, len(q) // n, xp.shape[1] // dk
+        shape = (ti, tj, beats)                # beat order: sample tile, output tile, beat
+        a = xp.reshape(ti, m, beats, dk).transpose(0, 2, 1, 3).reshape(ti, 1, beats, m * dk)
+        w = q.reshape(tj, n, beats, dk).transpose(0, 2, 3, 1).reshape(1, tj, beats, dk * n)
+        beat = np.broadcast_to(np.arange(beats), shape).reshape(-1)
+        return {"i": {"a": np.broadcast_to(a, shape + (m * dk,)).reshape(-1, m * dk),
+                      "w": np.broadcast_to(w, shape + (dk * n,)).reshape(-1, dk * n),
+                      "prec": np.full(beat.size, design.params["weight_bits"]),
+                      "last": beat == beats - 1}}
+
+    def outputs(self, design, result, x, layer):
+        m, n, dk, xp, q = self._tiles(design, x, layer)
+        ti, tj = len(xp) // m, len(q) // n
+        y = np.asarray(result["o"]["y"], dtype=np.int64)      # m rows per tile, tiles in order
+        full = y.reshape(ti, tj, m, n).transpose(0, 2, 1, 3).reshape(ti * m, tj * n)
+        return full[:len(x), :len(layer.values)]
+
+    def expected(self, design, x, layer):
+        return layer.reference(x)
+
+
 def pe_table() -> dict[str, PE]:
     """Every PE of the report, by its ``--pes`` name."""
     rows, cols = ARRAY
@@ -517,8 +607,11 @@ def pe_table() -> dict[str, PE]:
         MacPE(f"mixed_int_pe K={LANES}", "mixed_int_pe", {**group, "multiplier": "shift_add"},
               "zero_point"),
         MacPE(f"bitmod_mac K={LANES}", "bitmod_mac", group, "bitmod"),
+        LutGemmPE("lut_mpgemm M={rows} N={cols} K={lut_k} D={depth}".format(**LUT_TILE),
+                  dict(act_format="int8", weight_bits=SYMMETRIC2_BITS,
+                       weight_encoding="symmetric", table="symmetric", **LUT_TILE)),
     ]
-    keys = ("systolic_os", "systolic_ws", "int_mac", "mixed_int_pe", "bitmod_mac")
+    keys = ("systolic_os", "systolic_ws", "int_mac", "mixed_int_pe", "bitmod_mac", "lut_mpgemm")
     return dict(zip(keys, pes))
 
 
