@@ -186,7 +186,7 @@ def test_long_output_stalls_lose_nothing(tmp_path):
     values = {"i": {"a": a, "w": w, "prec": prec, "last": last}}
     beats = {"i": payload_ints(pack_words(streams["i"], field_code_matrix(streams["i"],
                                                                          values["i"])))}
-    got = run_board_sim(design, BOARDS["icebreaker"], beats, None, "verilator", tmp_path,
+    got = run_board_sim(design, BOARDS["icebreaker"], beats, None, SIMULATORS[-1], tmp_path,
                         fifo_depth=64)
     want = golden_outputs("lut_mpgemm", design.params, streams, values)["o"]
     want_ints = payload_ints(pack_words(streams["o"], code_matrix(
