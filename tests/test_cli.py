@@ -243,7 +243,7 @@ def test_acc_width_minimum_is_one_beat(name, values, minimum):
 def test_every_acc_width_generator_follows_the_rule():
     """Every generator with acc_width rejects 1 bit with the same message shape."""
     names = [n for n, g in GENERATORS.items() if any(p.name == "acc_width" for p in g.params)]
-    assert sorted(names) == ["bitmod_mac", "bitserial_mac", "int_mac", "lut_mpgemm",
+    assert sorted(names) == ["bitmod_mac", "bitserial_mac", "cube_array", "int_mac", "lut_mpgemm",
                              "mixed_int_pe", "scalable_mac", "sparse_mac", "systolic_array"]
     for name in names:
         with pytest.raises(ParamError, match=r"^--acc-width: 1 cannot hold one beat's products "

@@ -28,6 +28,10 @@ NON_DEFAULT = {
         dict(rows=2, cols=2, dataflow="weight_stationary", a_format="uint4", b_format="uint3",
              reduction="compressor_tree"),
     ],
+    "cube_array": [
+        dict(rows=3, cols=1, lanes=4, a_format="uint4", b_format="int8", acc_width=20,
+             reduction="compressor_tree", accumulator="carry_save"),
+    ],
     "mixed_int_pe": [
         dict(weight_bits=2, act_format="uint6", lanes=3, scale_format="uq4.4", acc_width=19),
         dict(weight_bits=8, act_format="int16", lanes=2, scale_format="uq2.10",
