@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from hdl.numbers import dot_product_range
-from hdl.systolic_array import DATAFLOWS, OutputStationaryArray, WeightStationaryArray
+from hdl.systolic_array import DATAFLOWS, DRAINS, OutputStationaryArray, WeightStationaryArray
 
 from .accumulator import acc_width_param, derive_acc_width
 from .base import Generator
 from .options import ACCUMULATOR_PARAM, REDUCTION_PARAM, acc_is_signed, option_suffix
-from .params import ChoiceParam, FormatParam, IntParam
+from .params import ChoiceParam, FormatParam, IntParam, ParamError
 
 __all__ = ["SystolicArrayGenerator"]
 
@@ -35,12 +35,23 @@ class SystolicArrayGenerator(Generator):
         ChoiceParam("dataflow", default="output_stationary", choices=DATAFLOWS,
                     help="which operand stays in the PEs: the outputs (stream i in, o out) or "
                          "the weights (streams w and x in, y out)"),
+        ChoiceParam("drain", default="overlap", choices=DRAINS,
+                    help="output-stationary only: how results leave. overlap: through a result "
+                         "register per PE, while the next tile enters (row r leaves C + r "
+                         "cycles after 'last'; one beat per cycle for tiles of K >= max(R, C) "
+                         "beats, else one tile per max(R, C) cycles); shift: through the "
+                         "accumulators themselves, shifted up one row per output beat, no "
+                         "second register set (row r leaves R + C - 1 + r cycles after 'last'; "
+                         "the next tile waits: a tile of K beats takes K + 2R + C - 3 cycles)"),
         REDUCTION_PARAM,
         ACCUMULATOR_PARAM,
     )
 
     def derive(self, params):
         fa, fb = params["a_format"], params["b_format"]
+        if params["dataflow"] != "output_stationary" and params["drain"] != "overlap":
+            raise ParamError(f"--drain: {params['drain']!r} is only for --dataflow "
+                             f"output_stationary; allowed: overlap")
         if params["dataflow"] == "output_stationary":
             # Each PE adds one product a[r] * b[c] per beat and accumulates over the tile.
             return derive_acc_width(params, dot_product_range(fa, fb, 1),
@@ -50,14 +61,17 @@ class SystolicArrayGenerator(Generator):
                                 signed=acc_is_signed(fa, fb), auto_beats=1)
 
     def build(self, params):
-        cls = OutputStationaryArray if params["dataflow"] == "output_stationary" \
-            else WeightStationaryArray
-        return cls(rows=params["rows"], cols=params["cols"], a_format=params["a_format"],
-                   b_format=params["b_format"], acc_width=params["acc_width"],
-                   acc_signed=acc_is_signed(params["a_format"], params["b_format"]),
-                   reduction=params["reduction"], accumulator=params["accumulator"])
+        common = dict(rows=params["rows"], cols=params["cols"], a_format=params["a_format"],
+                      b_format=params["b_format"], acc_width=params["acc_width"],
+                      acc_signed=acc_is_signed(params["a_format"], params["b_format"]),
+                      reduction=params["reduction"], accumulator=params["accumulator"])
+        if params["dataflow"] == "output_stationary":
+            return OutputStationaryArray(drain=params["drain"], **common)
+        return WeightStationaryArray(**common)
 
     def module_name(self, params):
+        # The default drain adds nothing, so that existing names stay.
+        drain = "" if params["drain"] == "overlap" else f"_{params['drain']}"
         return (f"systolic_{_DATAFLOW_TAGS[params['dataflow']]}_{params['rows']}x{params['cols']}"
                 f"_{params['a_format'].name}x{params['b_format'].name}"
-                f"_acc{params['acc_width']}{option_suffix(params)}")
+                f"_acc{params['acc_width']}{option_suffix(params)}{drain}")

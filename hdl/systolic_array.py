@@ -2,16 +2,20 @@
 
 Both arrays are a grid of R x C processing elements built from the :mod:`hdl.int_mac` datapath
 (no handshake inside the grid), skew registers where operands enter, and ``lib.stream``
-interfaces at the boundary only. One clock enable (``advance``) moves the whole grid: it is low
+interfaces at the boundary only. Operands travel one PE per cycle (right along rows, down along
+columns), so every wire is local. One clock enable (``advance``) moves the whole grid: it is low
 only while an output beat waits for ``ready``, so the grid never loses or repeats a beat under
-back-pressure. Operands travel one PE per cycle (right along rows, down along columns), so every
-wire is local.
+back-pressure (except in the output-stationary ``drain="shift"`` array, which needs none).
 
-:class:`OutputStationaryArray` keeps ``C[r][c]`` in PE (r, c): each PE is an
-:class:`hdl.int_mac.IntMACCore` with one lane. :class:`WeightStationaryArray` keeps ``W[r][c]``
-in PE (r, c) and passes partial sums down the columns; each PE computes ``psum + x * w`` with
-:func:`hdl.int_mac.product_sum` (with ``accumulator="carry_save"`` the partial sums travel in
-carry-save form and each column resolves them with a single adder at the bottom).
+:class:`OutputStationaryArray` keeps ``C[r][c]`` in PE (r, c). With ``drain="overlap"`` each PE
+is an :class:`hdl.int_mac.IntMACCore` with one lane (result register, valid/last flags); with
+``drain="shift"`` the PEs are bare multiply-accumulators (:func:`hdl.int_mac.product_sum`) whose
+accumulators shift the results out, under one counter for the whole grid (the lean array: no
+second register set, no per-PE control, no clock enable). :class:`WeightStationaryArray` keeps
+``W[r][c]`` in PE (r, c) and passes partial sums down the columns; each PE computes
+``psum + x * w`` with :func:`hdl.int_mac.product_sum` (with ``accumulator="carry_save"`` the
+partial sums travel in carry-save form and each column resolves them with a single adder at the
+bottom).
 """
 
 from __future__ import annotations
@@ -29,9 +33,11 @@ from .numbers import acc_format
 from .ports import Field, Ports, Stream, flag, shape_of
 
 __all__ = ["OutputStationaryArray", "WeightStationaryArray", "output_stationary_ports",
-           "weight_stationary_ports", "DATAFLOWS"]
+           "weight_stationary_ports", "DATAFLOWS", "DRAINS"]
 
 DATAFLOWS = ("output_stationary", "weight_stationary")
+#: How the output-stationary array's results leave (see :class:`OutputStationaryArray`).
+DRAINS = ("overlap", "shift")
 
 
 def output_stationary_ports(rows: int, cols: int, a_format: IntFormat, b_format: IntFormat,
@@ -79,11 +85,14 @@ def _check(rows, cols, reduction, accumulator):
 
 
 def _delay(m, value, stages, enable, name, reset_less=True):
-    """``value`` delayed by ``stages`` enabled cycles."""
+    """``value`` delayed by ``stages`` enabled cycles (every cycle when ``enable`` is None)."""
     for n in range(stages):
         r = Signal(value.shape(), name=f"{name}_d{n}", reset_less=reset_less)
-        with m.If(enable):
+        if enable is None:
             m.d.sync += r.eq(value)
+        else:
+            with m.If(enable):
+                m.d.sync += r.eq(value)
         value = r
     return value
 
@@ -112,15 +121,34 @@ class OutputStationaryArray(_SystolicArray):
     Input stream ``i``: one beat per k, carrying ``a[0..R-1]`` (column k of A), ``b[0..C-1]``
     (row k of B) and ``last`` (on k = K-1, K >= 1). Output stream ``o``: after a tile's ``last``,
     R beats, beat r carrying ``c[0..C-1]`` (row r of the tile's result, modulo
-    ``2**acc_width``) and ``last`` on r = R-1. The next tile enters while the previous drains.
+    ``2**acc_width``) and ``last`` on r = R-1. Both drains below give the same streams and the
+    same results; they differ in cost and in how soon the next tile may enter.
 
     Row r of A enters row r of the grid r cycles late and column c of B enters column c c cycles
     late (skew registers), so ``a[r]`` and ``b[c]`` of the same k meet in PE (r, c) after r + c
-    cycles. A tile's results stay in the PEs' result registers while the rows leave one per
+    cycles.
+
+    ``drain="overlap"``: the next tile enters while the previous drains. Each PE is an
+    :class:`hdl.int_mac.IntMACCore` with one lane (its own valid/last flags and a result
+    register); a tile's results stay in the result registers while the rows leave one per
     cycle; this needs consecutive ``last`` beats at least ``max(R, C)`` cycles apart, so a
     ``last`` beat waits (``i.ready`` low) until then: tiles with K >= max(R, C) stream at one
     beat per cycle, shorter tiles at one tile per ``max(R, C)`` cycles. ``i.ready`` therefore
-    depends on ``i.payload.last`` (never on anything later than the offered beat).
+    depends on ``i.payload.last`` (never on anything later than the offered beat). Latency: row
+    r leaves ``C + r`` cycles after the tile's ``last`` beat is accepted (at full rate).
+
+    ``drain="shift"``: no second register set and no per-PE control. The results leave through
+    the accumulators themselves: when the last PE (R-1, C-1) holds its sum, row 0 of the
+    accumulators is output row 0, and every output beat that is taken shifts the accumulators
+    up one row (row r + 1 into row r, zeros into row R-1), so that the accumulators are clear
+    when the final row has left. Meanwhile the next tile waits: after a ``last`` beat,
+    ``i.ready`` stays low for the ``R + C - 2`` cycles of the flush and until the final row
+    leaves; the next tile's first beat may enter in the cycle in which the final row leaves
+    (``i.ready`` then follows ``o.ready``). Operands of cycles without an accepted beat enter
+    as a = 0, so their product is zero: the grid needs neither a clock enable nor valid flags,
+    and one counter controls the whole array. Latency: row r leaves ``R + C - 1 + r`` cycles
+    after the tile's ``last`` beat is accepted (at full rate); a tile of K beats takes
+    ``K + 2R + C - 3`` cycles at full rate (``K`` for a 1 x 1 array).
 
     Parameters
     ----------
@@ -130,12 +158,20 @@ class OutputStationaryArray(_SystolicArray):
     acc_width : int
     acc_signed : bool
     reduction, accumulator : str
-        PE options, see :class:`hdl.int_mac.IntMACCore`.
+        PE options, see :class:`hdl.int_mac.IntMACCore`. With ``drain="shift"`` and
+        ``accumulator="carry_save"`` both rows of the running sums shift, and one
+        carry-propagate adder per grid column resolves the output row.
+    drain : str
+        ``"overlap"`` or ``"shift"`` (see above).
 
-    Latency: row r of a tile leaves ``C + r`` cycles after its ``last`` beat is accepted (at
-    full rate). Initiation interval: 1 beat per cycle for K >= max(R, C). Both depend on the
-    data, so ``latency`` and ``initiation_interval`` are None.
+    Latency and initiation interval depend on the tile lengths, so ``latency`` and
+    ``initiation_interval`` are None for both drains.
     """
+
+    def __init__(self, *, drain: str = "overlap", **params):
+        require_choice("drain", drain, DRAINS)
+        self.drain = drain
+        super().__init__(**params)
 
     def _interface(self):
         ports = output_stationary_ports(self.rows, self.cols, self.a_format, self.b_format,
@@ -146,6 +182,8 @@ class OutputStationaryArray(_SystolicArray):
         return ports, None, None
 
     def elaborate(self, platform):
+        if self.drain == "shift":
+            return self._elaborate_shift()
         m = Module()
         R, C = self.rows, self.cols
         advance = Signal()
@@ -209,6 +247,103 @@ class OutputStationaryArray(_SystolicArray):
             self.o.payload.last.eq(row_done[R - 1]),
         ]
         return m
+
+    def _elaborate_shift(self):
+        """``drain="shift"``: accumulators that shift out, one control for the grid."""
+        m = Module()
+        R, C, W = self.rows, self.cols, self.acc_width
+        carry_save = self.accumulator == "carry_save"
+
+        # One down-counter for the whole grid: after a last beat, R + C - 2 flush cycles (until
+        # PE (R-1, C-1) has added the tile's final product), then the R output rows, the
+        # counter reaching zero on the final row. Flush cycles count every cycle, rows only
+        # when they leave.
+        flush = R + C - 2
+        busy = Signal()
+        count = Signal(range(max(flush + R, 2)), name="drain_count")   # (no zero-width signal)
+        final = Signal()
+        shift = Signal()
+        accept = Signal()
+        m.d.comb += [
+            final.eq(busy & ~count.any()),     # (not == 0: a multi-bit '!' does not lint)
+            self.o.valid.eq(busy & (count < R)),
+            self.o.payload.last.eq(final),
+            shift.eq(self.o.valid & self.o.ready),
+            # The final row's shift clears the accumulators in the same cycle in which the
+            # next tile's first product is added to them (the rows shifted in are zero).
+            self.i.ready.eq(~busy | (final & self.o.ready)),
+            accept.eq(self.i.valid & self.i.ready),
+        ]
+        with m.If(accept & self.i.payload.last):
+            m.d.sync += [busy.eq(1), count.eq(flush + R - 1)]
+        with m.Elif(busy & (~self.o.valid | self.o.ready)):
+            with m.If(final):
+                m.d.sync += busy.eq(0)
+            with m.Else():
+                m.d.sync += count.eq(count - 1)
+
+        # a = 0 in cycles without an accepted beat: a zero product leaves the accumulators as
+        # they are, so the grid needs no clock enable and no valid flags. Registers on the a
+        # path reset, so a reset also clears the operands in flight; b needs no reset.
+        a_rows = []
+        for r in range(R):
+            a_in = Signal(shape_of(self.a_format), name=f"a_in{r}")
+            m.d.comb += a_in.eq(Mux(accept, self.i.payload.a[r], 0))
+            a_rows.append(_delay(m, a_in, r, None, f"skew_a{r}", reset_less=False))
+        b_here = [_delay(m, self.i.payload.b[c], c, None, f"skew_b{c}") for c in range(C)]
+
+        n_acc = 2 if carry_save else 1
+        accs = [[[Signal(W, name=f"pe_{r}_{c}_acc{n}") for n in range(n_acc)]
+                 for c in range(C)] for r in range(R)]
+        for r in range(R):
+            a_here = a_rows[r]
+            for c in range(C):
+                # While a row leaves, row r takes the sums of row r + 1 plus its product: zero,
+                # except in row 0 when the next tile's first beat enters with the final row.
+                # Row R-1 (of several) never sees a product then and simply clears, with the
+                # flip-flops' synchronous reset rather than a multiplexer.
+                clears = r == R - 1 and R > 1
+                addends = []
+                for n, acc in enumerate(accs[r][c]):
+                    x = acc
+                    if not clears:
+                        below = accs[r + 1][c][n] if r < R - 1 else 0
+                        x = Signal(W, name=f"pe_{r}_{c}_x{n}")
+                        m.d.comb += x.eq(Mux(shift, below, acc))
+                    addends.append((x, False))
+                out = self._pe_sum(m, a_here, b_here[c], addends, f"pe_{r}_{c}")
+                with m.If(shift & clears):
+                    m.d.sync += [acc.eq(0) for acc in accs[r][c]]
+                with m.Else():
+                    m.d.sync += [acc.eq(v) for acc, v in zip(accs[r][c], out)]
+                if c < C - 1:
+                    a_here = _delay(m, a_here, 1, None, f"pe_{r}_{c}_a", reset_less=False)
+            if r < R - 1:
+                b_here = [_delay(m, b_here[c], 1, None, f"pe_{r}_{c}_b") for c in range(C)]
+
+        # Row 0 is the outgoing row (with carry-save sums, one adder per grid column).
+        for c in range(C):
+            top = accs[0][c]
+            m.d.comb += self.o.payload.c[c].eq((top[0] + top[1])[:W] if carry_save else top[0])
+        return m
+
+    def _pe_sum(self, m, a, b, addends, name):
+        """``a * b + sum(addends)`` modulo ``2**acc_width`` as the list of the accumulator
+        rows' next values (one row, or two carry-save rows)."""
+        W = self.acc_width
+        if self.accumulator == "carry_save" or self.reduction == "compressor_tree":
+            out = product_sum(m, [(a, b, self.a_format.signed, self.b_format.signed)], addends,
+                              width=W, reduction=self.reduction,
+                              carry_save=self.accumulator == "carry_save", name=name)
+            return list(out) if self.accumulator == "carry_save" else [out]
+        # The product sign-extended to acc_width first, then a modular add, as in IntMACCore:
+        # added as a raw signed product, Yosys folds multiplier and adder into one $macc cell
+        # whose iCE40 mapping is far larger (int8 4 x 4, acc32: 6,082 against 3,772 LUT4).
+        product = Signal(W, name=f"{name}_product")
+        total = Signal(W, name=f"{name}_sum")
+        ((x, _),) = addends
+        m.d.comb += [product.eq(a * b), total.eq(x + product)]
+        return [total]
 
 
 class WeightStationaryArray(_SystolicArray):

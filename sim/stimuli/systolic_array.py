@@ -9,19 +9,22 @@ from sim.golden.systolic_array import output_stationary, weight_stationary
 
 from . import PHASE, StimulusError, field_format, group_sources, stream_stimulus
 
-__all__ = ["os_operands", "os_stimulus", "ws_events", "ws_stimulus", "ws_beats", "golden_streams"]
+__all__ = ["os_operands", "os_stimulus", "os_cycles", "ws_events", "ws_stimulus", "ws_beats",
+           "golden_streams"]
 
 
 def _extremes(fmt):
     return sorted({fmt.min, fmt.max, 0, max(fmt.min, -1), min(fmt.max, 1)})
 
 
-def os_operands(params: dict, rng: np.random.Generator, tiles: int, *, k_max: int = 40):
+def os_operands(params: dict, rng: np.random.Generator, tiles: int, *, k_max: int = 40,
+                short: float = 0.0):
     """Beats of ``tiles`` random tiles with K uniform in 1..k_max, after extreme tiles.
 
     The extreme tiles: every pairing of the formats' extreme values in every PE for K = 1, then
-    a K = k_max tile of the largest-magnitude products (accumulator range). Returns ``a``
-    (beats, R), ``b`` (beats, C), ``last`` (beats,)."""
+    a K = k_max tile of the largest-magnitude products (accumulator range). A share ``short`` of
+    the random tiles is shorter than the array is wide: K uniform in 1..max(R, C) - 1 (when
+    max(R, C) > 1). Returns ``a`` (beats, R), ``b`` (beats, C), ``last`` (beats,)."""
     fa, fb, R, C = params["a_format"], params["b_format"], params["rows"], params["cols"]
     a_parts, b_parts, last_parts = [], [], []
 
@@ -40,10 +43,42 @@ def os_operands(params: dict, rng: np.random.Generator, tiles: int, *, k_max: in
     big = max(corners, key=lambda p: abs(p[0] * p[1]))
     tile(np.full((k_max, R), big[0], dtype=np.int64), np.full((k_max, C), big[1], dtype=np.int64))
     for _ in range(tiles):
-        k = int(rng.integers(1, k_max, endpoint=True))
+        # (rng.random() only when asked, so that existing seeds give the same tiles)
+        if short and max(R, C) > 1 and rng.random() < short:
+            k = int(rng.integers(1, max(R, C) - 1, endpoint=True))
+        else:
+            k = int(rng.integers(1, k_max, endpoint=True))
         tile(rng.integers(fa.min, fa.max, size=(k, R), endpoint=True),
              rng.integers(fb.min, fb.max, size=(k, C), endpoint=True))
     return np.concatenate(a_parts), np.concatenate(b_parts), np.concatenate(last_parts)
+
+
+def os_cycles(params: dict, last) -> tuple[np.ndarray, np.ndarray]:
+    """The output-stationary timing at full rate, from the drains' specification
+    (:class:`hdl.systolic_array.OutputStationaryArray`): the cycle in which each input beat is
+    accepted and each output row is first valid, counted from the first beat's cycle, for input
+    beats offered back to back (``last`` per beat) and an output always ready.
+
+    ``overlap``: a beat per cycle, except that a ``last`` beat waits until max(R, C) cycles after
+    the previous one; row r leaves C + r cycles after its ``last``. ``shift``: after a ``last``
+    beat the next beat waits until the final row leaves (2R + C - 2 cycles later); row r leaves
+    R + C - 1 + r cycles after its ``last``."""
+    R, C = params["rows"], params["cols"]
+    shift = params.get("drain", "overlap") == "shift"
+    accepted, rows = [], []
+    cycle, previous_last = 0, None
+    for is_last in np.asarray(last, dtype=bool):
+        if is_last and not shift and previous_last is not None:
+            cycle = max(cycle, previous_last + max(R, C))
+        accepted.append(cycle)
+        if is_last:
+            previous_last = cycle
+            first_row = cycle + (R + C - 1 if shift else C)
+            rows += [first_row + r for r in range(R)]
+            cycle = rows[-1] if shift else cycle + 1
+        else:
+            cycle += 1
+    return np.array(accepted, dtype=np.int64), np.array(rows, dtype=np.int64)
 
 
 def golden_streams(params: dict, streams: dict, inputs: dict) -> dict:
