@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from hdl.mixed_int_pe import MULTIPLIERS, MixedIntPE, scaled_beat_range
+from hdl.mixed_int_pe import MAX_PIPELINE_STAGES, MULTIPLIERS, MixedIntPE, scaled_beat_range
 from hdl.numbers import ACC_BEATS, acc_width_bounds
 
 from .accumulator import acc_width_param, derive_acc_width
@@ -45,6 +45,12 @@ class MixedIntPEGenerator(Generator):
                         "q<acc_width-F>.<F>, F = the scale's fraction bits)",
                         auto_help="no overflow within 2^16 beats: width of lanes * 2^16 * "
                                   "max|scale*(q-zero)*a|"),
+        IntParam("pipeline_stages", default=0, min=0, max=MAX_PIPELINE_STAGES,
+                 help="pipeline registers for timing closure, each adding a cycle of latency "
+                      "(results unchanged); shift_add: after the beat's products, then in the "
+                      "middle of the scale product, then after the lane products; "
+                      "dequant_first: after the products, then after the second multipliers, "
+                      "then after the first ones"),
     )
 
     def derive(self, params):
@@ -55,9 +61,13 @@ class MixedIntPEGenerator(Generator):
     def build(self, params):
         return MixedIntPE(weight_bits=params["weight_bits"], act_format=params["act_format"],
                           lanes=params["lanes"], scale_format=params["scale_format"],
-                          multiplier=params["multiplier"], acc_width=params["acc_width"])
+                          multiplier=params["multiplier"], acc_width=params["acc_width"],
+                          pipeline_stages=params["pipeline_stages"])
 
     def module_name(self, params):
         scale = params["scale_format"].name.replace(".", "p")
+        # No suffix without pipeline registers: the names of the unpipelined designs stay.
+        stages = f"_p{params['pipeline_stages']}" if params["pipeline_stages"] else ""
         return (f"mixed_int_pe_w{params['weight_bits']}_{params['act_format'].name}"
-                f"_k{params['lanes']}_{scale}_{params['multiplier']}_acc{params['acc_width']}")
+                f"_k{params['lanes']}_{scale}_{params['multiplier']}_acc{params['acc_width']}"
+                f"{stages}")

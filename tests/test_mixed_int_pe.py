@@ -5,6 +5,11 @@ them on Verilator (one multiplier per width, alternating, so Verilator sees both
 all widths with three builds): >= 2,000 random beats plus extreme values and long groups with random
 idle cycles and back-pressure. A full-rate run checks latency and initiation interval for the
 Verilator configurations and for the weight_bits 4 pair on Icarus.
+
+``pipeline_stages`` (timing closure): every stage count of both multipliers runs with random idle
+cycles and back-pressure, the three-stage designs on both simulators, and at full rate, which
+checks the latency of 1 + pipeline_stages; the pipelined product units alone are checked
+exhaustively on the Amaranth simulator.
 """
 
 from __future__ import annotations
@@ -24,9 +29,9 @@ from hdl.mixed_int_pe import DequantFirstProducts, ShiftAddProducts
 from sim.golden.mixed_int_pe import dequant_first_reference, mixed_int_pe
 from sim.stimuli.mixed_int_pe import mixed_int_pe_operands, mixed_int_pe_stimulus
 
-from .conftest import (SIMULATORS, assert_one_line_param_error, backpressure_stimulus, check_lint,
-                       design_for, full_rate_stimulus, run_configuration, run_seeded,
-                       simulator_runs)
+from .conftest import (SIMULATORS, assert_one_line_param_error, backpressure_stimulus,
+                       check_cli_error_and_help, check_lint, design_for, full_rate_stimulus,
+                       run_configuration, run_seeded, simulator_runs)
 
 BASE_CONFIGS = [
     # Narrow accumulator: the long groups wrap it (and the group sum) in two's complement.
@@ -38,6 +43,20 @@ BASE_CONFIGS = [
 ]
 CONFIGS = [(f"{name}_{mult}", {**params, "multiplier": mult})
            for name, params in BASE_CONFIGS for mult in ("shift_add", "dequant_first")]
+#: pipeline_stages > 0: three stages (every cut) of both multipliers on the report's K = 8
+#: configuration, whose timing the stages close; one and two stages on the narrow-accumulator
+#: configuration (its 8-bit scale puts the shift_add cut after 2 of its 3 adder levels); and the
+#: degenerate trees: one lane and a 1-bit scale (the scale product's cut before any adder).
+PIPELINED = [
+    *[(f"w4_int8_k8_{mult}_p3", {**BASE_CONFIGS[1][1], "multiplier": mult, "pipeline_stages": 3})
+      for mult in ("shift_add", "dequant_first")],
+    *[(f"w2_uint6_k3_acc20_{mult}_p{stages}",
+       {**BASE_CONFIGS[0][1], "multiplier": mult, "pipeline_stages": stages})
+      for mult in ("shift_add", "dequant_first") for stages in (1, 2)],
+    ("w3_int5_k1_uq1p0_shift_add_p3", dict(weight_bits=3, act_format="int5", lanes=1,
+                                           scale_format="uq1.0", multiplier="shift_add",
+                                           pipeline_stages=3)),
+]
 RANDOM_BEATS = 2000
 
 
@@ -128,35 +147,78 @@ def test_manifest_fields():
     assert design.manifest["latency"] == 1 and design.manifest["initiation_interval"] == 1
 
 
+@pytest.mark.parametrize("multiplier", ["shift_add", "dequant_first"])
+def test_pipeline_stages_latency_and_name(multiplier):
+    for stages in range(4):
+        design = design_for("mixed_int_pe", multiplier=multiplier, pipeline_stages=stages)
+        assert design.manifest["latency"] == 1 + stages
+        assert design.manifest["initiation_interval"] == 1
+        assert design.manifest["params"]["pipeline_stages"] == stages
+        # Without registers the module keeps its old name (stored manifests, reports).
+        assert design.module.endswith(f"_{multiplier}_acc47" + (f"_p{stages}" if stages else ""))
+
+
+def test_pipeline_stages_bad_value_and_help():
+    text = check_cli_error_and_help("mixed_int_pe", ["--pipeline-stages", "4"],
+                                    "--pipeline-stages", status=2)
+    assert "--pipeline-stages INT" in text
+
+
 # ------------------------------------------------------------------------------------------------
 # Product units alone (Amaranth simulator, exhaustive on a small configuration)
 # ------------------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("unit", ["shift_add", "dequant_first"])
-def test_product_unit_exhaustive_small(unit):
-    """Every (q, zero, a) of 3-bit codes x int4 activations, K = 1, scale 0b101 / 4 for dequant."""
+@pytest.mark.parametrize("unit, stages", [("shift_add", 0), ("shift_add", 1),
+                                          ("dequant_first", 0), ("dequant_first", 1),
+                                          ("dequant_first", 2)])
+def test_product_unit_exhaustive_small(unit, stages):
+    """Every (q, zero, a) of 3-bit codes x int4 activations, K = 1, scale 0b101 / 4 for dequant;
+    with pipeline registers inside the unit, one case per cycle and each result ``stages`` cycles
+    later, while a cycle with ``en`` low every seventh cycle holds the pipeline."""
     act = parse_format("int4")
     scale_format = parse_format("uq1.2")
     if unit == "shift_add":
-        dut = ShiftAddProducts(weight_bits=3, act_format=act, lanes=1)
+        dut = ShiftAddProducts(weight_bits=3, act_format=act, lanes=1, stages=stages)
         factor = 1
     else:
         dut = DequantFirstProducts(weight_bits=3, act_format=act, lanes=1,
-                                   scale_format=scale_format)
+                                   scale_format=scale_format, stages=stages)
         factor = 5  # raw scale code, i.e. 5 / 4 with the 2 fraction bits kept in the result
+    assert dut.latency == stages
     cases = list(itertools.product(range(8), range(8), range(act.min, act.max + 1)))
     seen = []
 
     async def bench(ctx):
         if unit == "dequant_first":
             ctx.set(dut.scale, factor)
-        for q, z, x in cases:
+        if not stages:
+            for q, z, x in cases:
+                ctx.set(dut.q[0], q)
+                ctx.set(dut.zero, z)
+                ctx.set(dut.a[0], x)
+                seen.append(ctx.get(dut.dot))
+            return
+        # Cases enter on enabled cycles; the one that entered ``stages`` enabled cycles ago is
+        # on ``dot`` (the case list is padded with copies of its last case to drain the pipe).
+        entered = 0
+        for cycle in itertools.count():
+            if entered == len(cases) + stages:
+                break
+            en = cycle % 7 != 6
+            q, z, x = cases[min(entered, len(cases) - 1)]
             ctx.set(dut.q[0], q)
             ctx.set(dut.zero, z)
             ctx.set(dut.a[0], x)
-            seen.append(ctx.get(dut.dot))
+            ctx.set(dut.en, en)
+            if en:
+                if entered >= stages:
+                    seen.append(ctx.get(dut.dot))
+                entered += 1
+            await ctx.tick()
 
     sim = Simulator(dut)
+    if stages:
+        sim.add_clock(1e-6)
     sim.add_testbench(bench)
     sim.run()
     assert seen == [factor * (q - z) * x for q, z, x in cases]
@@ -173,6 +235,9 @@ ON_VERILATOR = {"w2_uint6_k3_acc20_shift_add", "w4_int8_k8_dequant_first", "w8_i
 #: regression, on both simulators); every other run uses the native engine (sim/native.py).
 COCOTB = {"w2_uint6_k3_acc20_shift_add"}
 RANDOM_RUNS = simulator_runs(CONFIGS, verilator=ON_VERILATOR)
+#: The three-stage designs (every cut) also on Verilator.
+ON_VERILATOR_PIPELINED = {config_id for config_id, _ in PIPELINED[:2]}
+RANDOM_RUNS += simulator_runs(PIPELINED, verilator=ON_VERILATOR_PIPELINED)
 
 
 @pytest.mark.parametrize("config_id, params, simulator", RANDOM_RUNS)
@@ -192,12 +257,17 @@ TIMING_RUNS = [(config_id, params, "verilator") for config_id, params in CONFIGS
                if config_id in ON_VERILATOR]
 TIMING_RUNS += [(config_id, params, sim) for config_id, params in CONFIGS
                 for sim in SIMULATORS[1:] if config_id.startswith("w4_")]
+#: Every pipelined design at full rate: latency 1 + pipeline_stages, one beat per cycle (the
+#: three-stage ones on Verilator, the others on Icarus).
+TIMING_RUNS += [(config_id, params, SIMULATORS[0] if config_id in ON_VERILATOR_PIPELINED
+                 else SIMULATORS[-1]) for config_id, params in PIPELINED]
 
 
 @pytest.mark.parametrize("config_id, params, simulator", TIMING_RUNS,
                          ids=[f"{c}-{s}" for c, _, s in TIMING_RUNS])
 def test_full_rate_timing(config_id, params, simulator, tmp_path):
-    """No idles, no stalls: one beat per cycle and latency 1 on every output."""
+    """No idles, no stalls: one beat per cycle and latency 1 + pipeline_stages on every
+    output."""
     make_stimulus = full_rate_stimulus(mixed_int_pe_operands, mixed_int_pe_stimulus, 300,
                                        mean_group=2, groups_per_output=1.5, extremes=False)
     run_seeded("mixed_int_pe", params, simulator, tmp_path, make_stimulus, seed=7)
@@ -207,8 +277,8 @@ def test_full_rate_timing(config_id, params, simulator, tmp_path):
 # Lint
 # ------------------------------------------------------------------------------------------------
 
-LINT_CONFIGS = [params for _, params in CONFIGS[:4]]
-LINT_IDS = [config_id for config_id, _ in CONFIGS[:4]]
+LINT_CONFIGS = [params for _, params in CONFIGS[:4] + PIPELINED[:2]]
+LINT_IDS = [config_id for config_id, _ in CONFIGS[:4] + PIPELINED[:2]]
 
 
 @pytest.mark.parametrize("params", LINT_CONFIGS, ids=LINT_IDS)
