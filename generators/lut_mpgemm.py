@@ -5,11 +5,12 @@ precomputed signed activation sums from shared tables, one weight bit plane per 
 from __future__ import annotations
 
 from hdl.formats import IntFormat
-from hdl.lut_mpgemm import TABLE_KINDS, WEIGHT_ENCODINGS, LUTMpGEMM, weight_range
+from hdl.lut_mpgemm import (FLOAT_ACTIVATIONS, TABLE_KINDS, WEIGHT_ENCODINGS, LUTMpGEMM,
+                            activation_fixed_point, weight_range)
 
 from .accumulator import acc_width_param, derive_acc_width
 from .base import Generator
-from .params import ChoiceParam, FormatParam, IntParam, ParamError
+from .params import AUTO, ChoiceParam, FormatParam, IntParam, ParamError
 
 __all__ = ["LUTMpGEMMGenerator"]
 
@@ -18,10 +19,16 @@ _TABLE_TAGS = {"symmetric": "sym", "full": "full"}
 
 
 def _beat_range(params) -> tuple[int, int]:
-    """Smallest and largest y[m][n] one beat adds: D*K products a * w at their extremes."""
+    """Smallest and largest y[m][n] one beat adds: D*K products a * w at their extremes (fp16 /
+    bf16: in units of the smallest subnormal, the accumulator's)."""
     fa = params["act_format"]
     lo_w, hi_w = weight_range(params["weight_bits"], params["weight_encoding"])
-    corners = [x * y for x in (fa.min, fa.max) for y in (lo_w, hi_w)]
+    if isinstance(fa, IntFormat):
+        lo_a, hi_a = fa.min, fa.max
+    else:
+        _, hi_a = activation_fixed_point(fa)
+        lo_a = -hi_a
+    corners = [x * y for x in (lo_a, hi_a) for y in (lo_w, hi_w)]
     terms = params["depth"] * params["lut_k"]
     return terms * min(corners), terms * max(corners)
 
@@ -34,8 +41,9 @@ class LUTMpGEMMGenerator(Generator):
     params = (
         FormatParam("act_format", default="int8", kinds=("int", "float"), min_width=4,
                     max_width=16,
-                    help="format of the activations a: signed integer int4 to int16 (fp16 / "
-                         "bf16 are declared for later and refused for now)"),
+                    help="format of the activations a: signed integer int4 to int16, or fp16 / "
+                         "bf16 (held exactly in fixed point, each output rounded once to fp32; "
+                         "other minifloats are refused)"),
         IntParam("weight_bits", default=2, min=1, max=4,
                  help="b, width of each weight code w (the largest per-beat precision)"),
         ChoiceParam("weight_encoding", default="int", choices=WEIGHT_ENCODINGS,
@@ -52,14 +60,20 @@ class LUTMpGEMMGenerator(Generator):
                     help="symmetric: 2^(K-1) stored entries, the other half mirrored and "
                          "negated; full: all 2^K entries"),
         acc_width_param("accumulator and output width in bits (one beat: D*K products per "
-                        "output)"),
+                        "output); integer activations only: with fp16 / bf16 it is derived, "
+                        "the exact register's width for 2^16 beats (the output is fp32)"),
     )
 
     def derive(self, params):
         fa = params["act_format"]
         if not isinstance(fa, IntFormat):
-            raise ParamError(f"--act-format: {fa.name}: fp16/bf16 activations are not "
-                             f"implemented yet; allowed: int4 to int16")
+            if fa.name not in FLOAT_ACTIVATIONS:
+                raise ParamError(f"--act-format: {fa.name}: not an activation format here; "
+                                 f"allowed: int4 to int16, {', '.join(FLOAT_ACTIVATIONS)}")
+            if params["acc_width"] is not AUTO:
+                raise ParamError(f"--acc-width: {params['acc_width']}: only for integer "
+                                 f"activations ({fa.name} sums are held exactly and rounded "
+                                 f"once to fp32); allowed: auto")
         return derive_acc_width(params, _beat_range(params), signed=True)
 
     def build(self, params):
@@ -70,7 +84,10 @@ class LUTMpGEMMGenerator(Generator):
             table=params["table"], acc_width=params["acc_width"])
 
     def module_name(self, params):
-        return (f"lut_mpgemm_{params['act_format'].name}"
+        # fp16 / bf16: the accumulator width follows from the other parameters.
+        fa = params["act_format"]
+        return (f"lut_mpgemm_{fa.name}"
                 f"_w{params['weight_bits']}{_ENCODING_TAGS[params['weight_encoding']]}"
                 f"_k{params['lut_k']}_d{params['depth']}_n{params['cols']}_m{params['rows']}"
-                f"_{_TABLE_TAGS[params['table']]}_acc{params['acc_width']}")
+                f"_{_TABLE_TAGS[params['table']]}"
+                + (f"_acc{params['acc_width']}" if isinstance(fa, IntFormat) else ""))

@@ -55,6 +55,36 @@ def _one_position(m: Module, bits, *, highest: bool, name: str):
     return position
 
 
+def _one_position_tree(m: Module, bits, *, highest: bool, name: str):
+    """Index of the highest (or lowest) one of ``bits``; 0 when there is none.
+
+    A binary tree (the classic leading-zero counter): each node keeps its half that holds the
+    wanted one and prepends one index bit, about W multiplexer bits in all instead of the
+    chain's W * log2(W), and log2(W) levels deep."""
+    size = 1 << max(1, (len(bits) - 1).bit_length())
+    level = [(bits[i] if i < len(bits) else Const(0, 1), Const(0, 0)) for i in range(size)]
+    depth = 0
+    while len(level) > 1:
+        depth += 1
+        nxt = []
+        for i in range(0, len(level), 2):
+            (any_lo, at_lo), (any_hi, at_hi) = level[i], level[i + 1]
+            found = Signal(name=f"{name}_any{depth}_{i // 2}")
+            at = Signal(depth, name=f"{name}_at{depth}_{i // 2}")
+            m.d.comb += found.eq(any_lo | any_hi)
+            if highest:
+                m.d.comb += at.eq(Mux(any_hi, Cat(at_hi, Const(1, 1)), at_lo))
+            else:
+                m.d.comb += at.eq(Mux(any_lo, at_lo, Cat(at_hi, Const(1, 1))))
+            nxt.append((found, at))
+        level = nxt
+    found, at = level[0]
+    position = Signal(range(max(2, len(bits))), name=name)
+    # Without a one, the highest-one tree already gives 0; the lowest-one tree all ones.
+    m.d.comb += position.eq(at if highest else Mux(found, at, 0))
+    return position
+
+
 class FixedToFloat32(wiring.Component):
     """Round ``value * 2**lsb_exp`` to binary32, round to nearest, ties to even.
 
@@ -64,6 +94,10 @@ class FixedToFloat32(wiring.Component):
         Width of the two's complement input ``value``.
     lsb_exp : int
         Weight exponent of the input's least significant bit.
+    tree : bool
+        Find the leading and lowest ones with binary trees (:func:`_one_position_tree`) instead
+        of priority chains: the same function with fewer gates before technology mapping (the
+        chains, the default, are what ABC maps compactly).
 
     Members
     -------
@@ -78,10 +112,11 @@ class FixedToFloat32(wiring.Component):
     rounding point instead of OR-ing a shifted-out field. Combinational (latency 0).
     """
 
-    def __init__(self, *, width: int, lsb_exp: int):
+    def __init__(self, *, width: int, lsb_exp: int, tree: bool = False):
         if width < 2:
             raise ValueError("width must be at least 2")
         self.width = width
+        self.tree = tree
         self.lsb_exp = lsb_exp
         super().__init__({"value": In(signed(width)), "code": Out(32)})
 
@@ -100,8 +135,9 @@ class FixedToFloat32(wiring.Component):
         mag = Cat(Const(0, pad), mag_in, Const(0, pad_top))
         W, lsb = len(mag), self.lsb_exp - pad
 
-        lead = _one_position(m, mag, highest=True, name="lead")
-        low = _one_position(m, mag, highest=False, name="low")
+        find = _one_position_tree if self.tree else _one_position
+        lead = find(m, mag, highest=True, name="lead")
+        low = find(m, mag, highest=False, name="low")
         nonzero = mag.any()
         lzc = W - 1 - lead
 
@@ -177,15 +213,16 @@ def fp32_special(code):
 
 
 def fp32_result(m: Module, total, *, lsb_exp: int, nan, pos_inf, neg_inf, neg_zero,
-                name: str = "result"):
+                name: str = "result", tree: bool = False):
     """Binary32 code of an exact sum ``total * 2**lsb_exp`` and its special-value flags.
 
     ``nan``: a NaN term, Inf x 0, or Infs of both signs; ``pos_inf`` / ``neg_inf``: an infinite
     term of that sign; ``neg_zero``: every term was -0. NaN gives the canonical 0x7FC00000, an
     infinity that Inf, an exact zero +0 (-0 when ``neg_zero``: IEEE 754 6.3), anything else
-    ``total`` rounded once by a :class:`FixedToFloat32`. Returns a 32-bit signal.
+    ``total`` rounded once by a :class:`FixedToFloat32` (``tree``: its option). Returns a 32-bit
+    signal.
     """
-    rounder = FixedToFloat32(width=len(total), lsb_exp=lsb_exp)
+    rounder = FixedToFloat32(width=len(total), lsb_exp=lsb_exp, tree=tree)
     m.submodules[f"{name}_round"] = rounder
     m.d.comb += rounder.value.eq(total)
     result = Signal(32, name=f"{name}_code")

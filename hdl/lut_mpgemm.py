@@ -32,6 +32,24 @@ Structure (the point of the design; ``shared/reference/numerics.md`` section 8):
   row's correction and halves (exact: the difference is even), once per output column after the
   row multiplexer.
 
+**fp16 / bf16 activations** (``act_format``): each activation code is converted once per beat to an
+exact two's complement fixed-point integer (``(-1)^s * significand * 2^(e-1)`` in units of the
+format's smallest subnormal: fp16 2^-24, 41 bits; bf16 2^-133, 262 bits; NaN and Inf codes convert
+to 0 and are tracked by flags). Tables, column units and accumulators are those of the integer path
+over these integers (adders and multiplexers only, no multiplier); the accumulator width is derived
+exactly for 2^16 beats (``acc_width``: fp16 59 to 63 bits, bf16 280 to 284 at D*K = 4). Beside each
+accumulator the column keeps special-value flags, updated when a beat is accepted: per row "a NaN
+activation seen"; per row and column "a +Inf term", "a -Inf term" (an infinite activation times a
+nonzero weight, the sign being the activation's sign times the weight's), "Inf x 0" (an infinite
+activation times a zero weight, possible for ``int`` weights only) and "every term so far is -0" (a
+zero activation or weight, the two signs differing; an integer weight 0 is +0). The rules are those
+of ``fp_mac``: NaN activation, Inf x 0, or +Inf and -Inf terms give the canonical NaN 0x7FC00000;
+else an infinite term gives that Inf; else the exact sum, rounded once to binary32
+(:class:`hdl.fp_round.FixedToFloat32`: ties to even, overflow to +-Inf, subnormals kept), an exact
+zero being +0 unless every term was -0. The output field ``y`` is that binary32 code; the rounder
+sits after the row multiplexer, one per column, shared by the M rows that leave one per output
+beat.
+
 Timing: a beat takes ``prec`` cycles (planes 0..prec-1, least significant first) and is accepted
 in its final cycle. After a ``last`` beat the accumulators hold the group's results, and the M
 rows leave one per output beat straight from them (no result register bank); row m's
@@ -49,15 +67,28 @@ from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed
 from amaranth.lib import wiring
 
 from .checks import require_choice
-from .formats import IntFormat
+from .formats import Format, IntFormat
+from .fp_mac import _unpack, operand_spec
+from .fp_round import fp32_result
 from .numbers import acc_format, min_signed_width
 from .ports import Field, Ports, Stream, flag
 
-__all__ = ["LUTMpGEMM", "lut_mpgemm_ports", "WEIGHT_ENCODINGS", "TABLE_KINDS", "weight_range",
-           "precision_width"]
+__all__ = ["LUTMpGEMM", "lut_mpgemm_ports", "WEIGHT_ENCODINGS", "TABLE_KINDS", "FLOAT_ACTIVATIONS",
+           "weight_range", "precision_width", "activation_fixed_point"]
 
 WEIGHT_ENCODINGS = ("int", "symmetric")
 TABLE_KINDS = ("symmetric", "full")
+#: Floating-point activation formats (hdl.formats preset names); the others are signed integers.
+FLOAT_ACTIVATIONS = ("fp16", "bf16")
+
+
+def activation_fixed_point(act_format: Format) -> tuple[int, int]:
+    """``(lsb_exp, magnitude)``: activations as integers in units of ``2**lsb_exp``, and a bound
+    on their magnitude (integers: 2^(A-1); fp16 / bf16: the largest finite value, exactly)."""
+    if isinstance(act_format, IntFormat):
+        return 0, 1 << (act_format.width - 1)
+    spec = operand_spec(act_format)
+    return spec.lsb_exp, ((1 << spec.sig_width) - 1) << spec.shift_max
 
 
 def precision_width(weight_bits: int) -> int:
@@ -72,7 +103,7 @@ def weight_range(weight_bits: int, encoding: str) -> tuple[int, int]:
     return -((1 << weight_bits) - 1), (1 << weight_bits) - 1
 
 
-def lut_mpgemm_ports(act_format: IntFormat, weight_bits: int, weight_encoding: str, lut_k: int,
+def lut_mpgemm_ports(act_format: Format, weight_bits: int, weight_encoding: str, lut_k: int,
                      depth: int, cols: int, rows: int, acc_width: int) -> Ports:
     """The interface of :class:`LUTMpGEMM`."""
     dk = depth * lut_k
@@ -80,10 +111,27 @@ def lut_mpgemm_ports(act_format: IntFormat, weight_bits: int, weight_encoding: s
         meaning = "two's complement at prec bits"
     else:
         meaning = "code q' means 2q' - (2^prec - 1)"
+    sum_text = (f"the group's sum over its beats of sum_j A[m][j] * W[j][{{k}}], m = this beat's "
+                f"position among the {rows} result rows")
+    if isinstance(act_format, IntFormat):
+        a_text = ""
+        y = Field("y", acc_format(acc_width), f"Y[m][{{k}}]: {sum_text}; modulo 2^{acc_width}",
+                  lanes=cols, role="result")
+    else:
+        a_text = f" ({act_format.name} code)"
+        y = Field("y", "fp32",
+                  f"Y[m][{{k}}]: binary32 code of {sum_text}, held exactly and rounded once "
+                  f"(round to nearest, ties to even; overflow to +-Inf; subnormals kept); a NaN "
+                  f"activation in row m, an infinite activation times a zero weight, or +Inf "
+                  f"and -Inf terms give NaN 0x7FC00000, else an infinite term (sign of the "
+                  f"activation times the weight's) gives that Inf; an exact zero is +0 unless "
+                  f"every term was -0 (a zero times a value of the other sign; weight 0 is +0)",
+                  lanes=cols, role="result")
     return Ports([
         Stream("i", "in", [
             Field("a", act_format, f"A[m][j] for {{k}} = m*{dk} + j: activation of row m at "
-                                   f"position j (K-group j div {lut_k})", lanes=rows * dk),
+                                   f"position j (K-group j div {lut_k}){a_text}",
+                  lanes=rows * dk),
             Field("w", f"uint{weight_bits}",
                   f"W[j][n] for {{k}} = j*{cols} + n: weight code of position j, column n; "
                   f"its low prec bits q', {meaning}; higher bits ignored",
@@ -94,10 +142,7 @@ def lut_mpgemm_ports(act_format: IntFormat, weight_bits: int, weight_encoding: s
             flag("last", f"ends the accumulation group: its {rows} result rows follow on "
                          f"stream o")]),
         Stream("o", "out", [
-            Field("y", acc_format(acc_width),
-                  f"Y[m][{{k}}]: the group's sum over its beats of sum_j A[m][j] * W[j][{{k}}], "
-                  f"m = this beat's position among the {rows} result rows; modulo 2^{acc_width}",
-                  lanes=cols, role="result"),
+            y,
             flag("last", f"marks the group's final result row (m = {rows - 1})")]),
     ])
 
@@ -144,14 +189,17 @@ class LUTMpGEMM(wiring.Component):
     table : str
         ``symmetric`` (2^(K-1) stored entries, mirrored and negated) or ``full`` (2^K).
     acc_width : int
-        Output width; sums wrap modulo 2^acc_width.
+        Output width; sums wrap modulo 2^acc_width. fp16 / bf16: the exact accumulator's
+        width in units of the activations' smallest subnormal (the generator derives it for
+        2^16 beats; beyond, the register wraps and results are unspecified).
 
     Latency: the first result row leaves 1 cycle after the ``last`` beat is accepted, row m after
-    1 + m cycles (at full rate); ``latency`` is 1 for M = 1, else None. Initiation interval:
-    ``prec`` cycles per beat (data-dependent), None.
+    1 + m cycles (at full rate); ``latency`` is 1 for M = 1, else None (fp16 / bf16 the same:
+    the rounders are combinational). Initiation interval: ``prec`` cycles per beat
+    (data-dependent), None.
     """
 
-    def __init__(self, *, act_format: IntFormat, weight_bits: int, weight_encoding: str,
+    def __init__(self, *, act_format: Format, weight_bits: int, weight_encoding: str,
                  lut_k: int, depth: int, cols: int, rows: int, table: str, acc_width: int):
         require_choice("weight_encoding", weight_encoding, WEIGHT_ENCODINGS)
         require_choice("table", table, TABLE_KINDS)
@@ -161,6 +209,10 @@ class LUTMpGEMM(wiring.Component):
             weight_encoding
         self.lut_k, self.depth, self.cols, self.rows = lut_k, depth, cols, rows
         self.table, self.acc_width = table, acc_width
+        self.is_float = not isinstance(act_format, IntFormat)
+        if self.is_float:
+            require_choice("act_format", act_format.name, FLOAT_ACTIVATIONS)
+        self.act_lsb_exp, self.act_magnitude = activation_fixed_point(act_format)
         self.ports = lut_mpgemm_ports(act_format, weight_bits, weight_encoding, lut_k, depth,
                                       cols, rows, acc_width)
         self.latency = 1 if rows == 1 else None
@@ -172,8 +224,8 @@ class LUTMpGEMM(wiring.Component):
     def _table(self, m, acts, name):
         """Entries of one K-group's table (adders only): ``full``: T[idx] for idx in
         0..2^K-1; ``symmetric``: T[2^(K-1) + r] for r in 0..2^(K-1)-1."""
-        K, A = self.lut_k, self.act_format.width
-        width = min_signed_width(-K << (A - 1), K << (A - 1))
+        K = self.lut_k
+        width = min_signed_width(-K * self.act_magnitude, K * self.act_magnitude)
         # Partial sums over positions K-1 .. j, index bits in the same order (high first).
         if self.table == "full":
             level = [-acts[K - 1], acts[K - 1]]
@@ -188,6 +240,80 @@ class LUTMpGEMM(wiring.Component):
                 nxt += [lo, hi]
             level = nxt
         return level, width
+
+    # -- fp16 / bf16 activations ---------------------------------------------------------------
+
+    def _fixed_activations(self, m):
+        """Every activation code as an exact fixed-point integer (units 2**act_lsb_exp; NaN and
+        Inf give 0), converted once per beat for all planes and columns, and its class flags."""
+        spec = operand_spec(self.act_format)
+        width = min_signed_width(-self.act_magnitude, self.act_magnitude)
+        values, specials = [], []
+        for i, code in enumerate(self.i.payload.a):
+            u = _unpack(m, code, spec, f"a{i}")
+            magnitude = u["sig"] << u["shift"]
+            fixed = Signal(signed(width), name=f"a{i}_fixed")
+            m.d.comb += fixed.eq(Mux(u["sign"], -magnitude, magnitude))
+            values.append(fixed)
+            specials.append(u)
+        return values, specials
+
+    def _weight_signs(self, m, prec, plane_bits):
+        """Per position j and column n: ``(negative, zero)`` of the weight at this beat's
+        precision, valid in the beat's final cycle (the plane bit is then bit prec-1, the sign
+        of a two's complement weight; a symmetric weight is odd, negative when it is 0)."""
+        b = self.weight_bits
+        is_int = self.weight_encoding == "int"
+        if is_int:
+            # Bit s of the code is within the precision when s < prec.
+            within = Signal(b, name="prec_mask")
+            m.d.comb += within.eq(Cat(*(prec > s for s in range(b))))
+        signs = []
+        for j, bits in enumerate(plane_bits):
+            row = []
+            for n, bit in enumerate(bits):
+                if not is_int:
+                    row.append((~bit, Const(0, 1)))
+                    continue
+                code = self.i.payload.w[j * self.cols + n]
+                zero = Signal(name=f"wzero_j{j}_n{n}")
+                m.d.comb += zero.eq(~(code & within).any())
+                row.append((bit, zero))
+            signs.append(row)
+        return signs
+
+    def _special_flags(self, m, acts, weight_signs, accept, clear, name):
+        """Special-value registers of one row, per column ``(nan, +inf, -inf, all -0)``
+        (``fp_mac``'s rules): updated with each accepted beat, reset when the row leaves."""
+        row_nan = Signal(name=f"nan_{name}")
+        beat_nan = Cat(*(a["nan"] for a in acts)).any()
+        with m.If(accept):
+            m.d.sync += row_nan.eq(Mux(clear, 0, row_nan) | beat_nan)
+        with m.Elif(clear):
+            m.d.sync += row_nan.eq(0)
+        flags = []
+        for n in range(self.cols):
+            inf_zero, pos_inf, neg_inf, neg_zero = (
+                Signal(name=f"{what}_{name}_n{n}", init=int(what == "nzero"))
+                for what in ("infzero", "pinf", "ninf", "nzero"))
+            terms = {"infzero": [], "pinf": [], "ninf": [], "nzero": []}
+            for a, signs in zip(acts, weight_signs):
+                w_neg, w_zero = signs[n]
+                negative = a["sign"] ^ w_neg
+                terms["infzero"].append(a["inf"] & w_zero)
+                terms["pinf"].append(a["inf"] & ~w_zero & ~negative)
+                terms["ninf"].append(a["inf"] & ~w_zero & negative)
+                terms["nzero"].append((a["zero"] | w_zero) & negative)
+            with m.If(accept):
+                m.d.sync += [
+                    inf_zero.eq(Mux(clear, 0, inf_zero) | Cat(*terms["infzero"]).any()),
+                    pos_inf.eq(Mux(clear, 0, pos_inf) | Cat(*terms["pinf"]).any()),
+                    neg_inf.eq(Mux(clear, 0, neg_inf) | Cat(*terms["ninf"]).any()),
+                    neg_zero.eq(Mux(clear, 1, neg_zero) & Cat(*terms["nzero"]).all())]
+            with m.Elif(clear):
+                m.d.sync += [inf_zero.eq(0), pos_inf.eq(0), neg_inf.eq(0), neg_zero.eq(1)]
+            flags.append((row_nan | inf_zero, pos_inf, neg_inf, neg_zero))
+        return flags
 
     def elaborate(self, platform):
         m = Module()
@@ -230,6 +356,7 @@ class LUTMpGEMM(wiring.Component):
 
         # -- weight bit plane -> index per (K-group, column), shared by the rows --------------
         index = [[None] * N for _ in range(D)]
+        plane_bits = [[None] * N for _ in range(DK)]
         for d in range(D):
             for n in range(N):
                 bits = []
@@ -237,6 +364,7 @@ class LUTMpGEMM(wiring.Component):
                     code = self.i.payload.w[(d * K + j) * N + n]
                     bits.append(_switch(m, plane, [code[s] for s in range(b)], 1,
                                         f"wbit_d{d}_j{j}_n{n}"))
+                    plane_bits[d * K + j][n] = bits[-1]
                 idx = Signal(K, name=f"idx_d{d}_n{n}")
                 m.d.comb += idx.eq(Cat(*bits) ^ Mux(flip, (1 << K) - 1, 0))
                 index[d][n] = idx
@@ -259,14 +387,23 @@ class LUTMpGEMM(wiring.Component):
         accs = [[Signal(signed(acc_w), name=f"acc_m{r}_n{n}") for n in range(N)]
                 for r in range(M)]
         corrs = [Signal(signed(acc_w), name=f"corr_m{r}") for r in range(M)] if is_int else None
+        if self.is_float:
+            activations, specials = self._fixed_activations(m)
+            weight_signs = self._weight_signs(m, prec, plane_bits)
+            flags = []
+        else:
+            activations = self.i.payload.a
         for r in range(M):
             clear = Signal(name=f"clear_m{r}")
             # (A comparison with zero is written as a reduction: Amaranth would emit a
             # multi-bit logical NOT, which Verilator's lint rejects.)
             m.d.comb += clear.eq(fire & (~row.any() if r == 0 else row == r))
+            if self.is_float:
+                flags.append(self._special_flags(m, specials[r * DK:(r + 1) * DK], weight_signs,
+                                                 step & final, clear, f"m{r}"))
             tables, asums = [], []
             for d in range(D):
-                acts = [self.i.payload.a[r * DK + d * K + j] for j in range(K)]
+                acts = [activations[r * DK + d * K + j] for j in range(K)]
                 entries, width = self._table(m, acts, f"t_m{r}_d{d}")
                 # Shift every entry by the plane number once, for all N columns.
                 shifted = [_switch(m, plane, [e << s for s in range(b)], signed(width + b - 1),
@@ -321,9 +458,23 @@ class LUTMpGEMM(wiring.Component):
                 corr = _switch(m, row, corrs, signed(acc_w), f"row_corr_n{n}") if n == 0 \
                     else corr
                 diff = Signal(signed(acc_w), name=f"y2_n{n}")
-                m.d.comb += [diff.eq(value - corr), self.o.payload.y[n].eq(diff[1:])]
+                m.d.comb += diff.eq(value - corr)
+                total = diff[1:]
             else:
-                m.d.comb += self.o.payload.y[n].eq(value)
+                total = value
+            if self.is_float:
+                # One rounder per column, after the row multiplexer: shared by the M rows.
+                exact = Signal(signed(self.acc_width), name=f"y_exact_n{n}")
+                nan, pos_inf, neg_inf, neg_zero = (
+                    _switch(m, row, [f[n][i] for f in flags], 1, f"row_{what}_n{n}")
+                    for i, what in enumerate(("nan", "pinf", "ninf", "nzero")))
+                m.d.comb += exact.eq(total)
+                m.d.comb += self.o.payload.y[n].eq(fp32_result(
+                    m, exact, lsb_exp=self.act_lsb_exp, nan=nan | (pos_inf & neg_inf),
+                    pos_inf=pos_inf, neg_inf=neg_inf, neg_zero=neg_zero, name=f"y_n{n}",
+                    tree=True))
+            else:
+                m.d.comb += self.o.payload.y[n].eq(total)
         m.d.comb += [self.o.valid.eq(pending), self.o.payload.last.eq(last_row)]
         with m.If(fire):
             if M > 1:

