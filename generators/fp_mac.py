@@ -3,7 +3,8 @@
 
 from __future__ import annotations
 
-from hdl.fp_mac import ACCUMULATORS, MULTIPLIERS, FpMac, exact_acc_width
+from hdl.fp_mac import (ACCUMULATORS, MULTIPLIERS, ROUNDERS, SEQUENTIAL_STEP, FpMac,
+                        exact_acc_width)
 from hdl.numbers import ACC_WIDTH_MAX
 
 from .base import Generator
@@ -32,13 +33,30 @@ class FpMacGenerator(Generator):
                          f"bits: not with bf16); fp32: each beat's exact product sum is added to "
                          f"an fp32 accumulator with one round-to-nearest-even addition"),
         ChoiceParam("multiplier", default="exact", choices=MULTIPLIERS,
-                    help="exact products, or L-Mul (1 + x_m + y_m + 2^-l(M)) * 2^(x_e + y_e) for "
-                         "two normal operands (others exact)"),
+                    help="exact products; lmul: L-Mul (1 + x_m + y_m + 2^-l(M)) * 2^(x_e + y_e) "
+                         "for two normal operands (others exact); lmul_ftz: L-Mul with "
+                         "subnormal operands flushed to zero (a zero of their sign: x * sub = "
+                         "+-0, Inf * sub = NaN), no exact multiplier at all: for formats with "
+                         "a wide exponent range (bf16, fp16, fp8); on fp6/fp4 many small values "
+                         "are subnormal"),
+        ChoiceParam("rounder", default="combinational", choices=ROUNDERS,
+                    help=f"how the exact accumulator's sum is rounded to fp32 on 'last': "
+                         f"combinational (output 1 cycle after 'last'), or sequential (smaller: "
+                         f"a shift register normalizes it, {SEQUENTIAL_STEP} bits then 1 bit per "
+                         f"cycle, while the next group accumulates; same results; the output "
+                         f"comes 2 to N/{SEQUENTIAL_STEP}+{SEQUENTIAL_STEP} cycles (depending "
+                         f"on the sum) after 'last', N = accumulator width - 1 rounded up to a "
+                         f"multiple of {SEQUENTIAL_STEP} (at most 17 cycles for fp8_e4m3 at "
+                         f"K=1), and a 'last' beat waits while the previous group is still "
+                         f"being rounded; exact accumulator only)"),
     )
 
     def derive(self, params):
         # The exact accumulator is offered while its register is no wider than any PE's
         # accumulator may be.
+        if params["rounder"] == "sequential" and params["accumulator"] != "exact":
+            raise ParamError(f"--rounder: 'sequential' rounds the exact accumulator; with "
+                             f"--accumulator {params['accumulator']} allowed: combinational")
         if params["accumulator"] == "exact":
             width = exact_acc_width(params["a_format"], params["b_format"], params["lanes"])
             if width > ACC_WIDTH_MAX:
@@ -51,8 +69,10 @@ class FpMacGenerator(Generator):
     def build(self, params):
         return FpMac(a_format=params["a_format"], b_format=params["b_format"],
                      lanes=params["lanes"], accumulator=params["accumulator"],
-                     multiplier=params["multiplier"])
+                     multiplier=params["multiplier"], rounder=params["rounder"])
 
     def module_name(self, params):
+        # The default rounder keeps the module name it had before the option existed.
+        rounder = "" if params["rounder"] == "combinational" else f"_r{params['rounder'][:3]}"
         return (f"fp_mac_{params['a_format'].name}x{params['b_format'].name}_k{params['lanes']}"
-                f"_acc{params['accumulator']}_mul{params['multiplier']}")
+                f"_acc{params['accumulator']}_mul{params['multiplier']}{rounder}")

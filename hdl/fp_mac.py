@@ -6,10 +6,12 @@ Pieces, each usable alone:
   ``(-1)**sign * significand * 2**(shift + lsb_exp)`` plus NaN/Inf/zero flags (minifloats from
   their :class:`hdl.formats.MiniFloatFormat` parameters; MX INT8 as fixed point ``q2.6``);
 * :class:`FloatProduct` -- the product unit of one lane: exact, or L-Mul (Luo & Sun, "Addition is
-  All You Need for Energy-efficient Language Models", 2024) for two normal operands;
+  All You Need for Energy-efficient Language Models", 2024) for two normal operands, with exact
+  products of subnormal operands or (``lmul_ftz``) subnormal operands flushed to zero;
 * :class:`FpMacCore` -- K product units, an exact per-beat sum, and either an exact fixed-point
-  accumulator rounded once to binary32 on ``last`` or a binary32 accumulator with one
-  roundTiesToEven addition per beat; clock enable, no handshake;
+  accumulator rounded once to binary32 on ``last`` (combinationally, or over several cycles by a
+  sequential rounder) or a binary32 accumulator with one roundTiesToEven addition per beat;
+  clock enable, no handshake;
 * :func:`fp_mac_ports` -- the PE's interface, declared once (:mod:`hdl.ports`);
 * :class:`FpMac` -- the ``lib.stream`` wrapper (:class:`hdl.streaming.StreamPE`).
 """
@@ -24,19 +26,24 @@ from amaranth.lib.wiring import In, Out
 
 from .checks import require_choice
 from .formats import FixedFormat, Format, MiniFloatFormat
-from .fp_round import FP32_NEG_ZERO, fp32_accumulate, fp32_result
+from .fp_round import (FP32_NEG_ZERO, SequentialFixedToFloat32, fp32_accumulate, fp32_result,
+                       fp32_select)
 from .numbers import ACC_BEATS
 from .ports import LAST, Field, Ports, Stream
 from .streaming import EnabledCore, StreamPE
 
 __all__ = ["OperandSpec", "operand_spec", "lmul_offset_bits", "FloatProduct", "product_frame",
            "lane_sum", "FpMacCore", "FpMac", "fp_mac_ports", "exact_acc_width", "ACCUMULATORS",
-           "MULTIPLIERS"]
+           "MULTIPLIERS", "ROUNDERS", "SEQUENTIAL_STEP"]
 
 #: How the products are accumulated over beats (see :class:`FpMacCore`).
 ACCUMULATORS = ("exact", "fp32")
 #: Product units the PE offers (see :class:`FloatProduct`).
-MULTIPLIERS = ("exact", "lmul")
+MULTIPLIERS = ("exact", "lmul", "lmul_ftz")
+#: How the exact accumulator's sum becomes binary32 (see :class:`FpMacCore`).
+ROUNDERS = ("combinational", "sequential")
+#: Coarse shift of the sequential rounder (:class:`hdl.fp_round.SequentialFixedToFloat32`).
+SEQUENTIAL_STEP = 4
 
 
 @dataclass(frozen=True)
@@ -123,10 +130,13 @@ class FloatProduct(wiring.Component):
     Parameters
     ----------
     a_spec, b_spec : OperandSpec
-    multiplier : {"exact", "lmul", "lmul_normals_only"}
+    multiplier : {"exact", "lmul", "lmul_ftz", "lmul_normals_only"}
         ``lmul``: when both operands are normal, ``sig`` is the L-Mul value
         ``(1 + x_m + y_m + 2**-l(M)) * 2**(x_e + y_e)`` with ``M`` the larger mantissa width
         (exact in this frame); products with a zero, subnormal, NaN or Inf operand are exact.
+        ``lmul_ftz``: L-Mul with subnormal operands flushed to zero (they count as zeros of
+        their own sign everywhere: the product is a signed zero, and Inf x subnormal is NaN), so
+        that only the L-Mul adder computes magnitudes and no exact multiplier is built.
         ``lmul_normals_only`` (area studies only, not offered by the generator): the L-Mul
         adder without the exact multiplier, i.e. subnormal operands are treated as normal.
 
@@ -146,8 +156,8 @@ class FloatProduct(wiring.Component):
     """
 
     def __init__(self, *, a_spec: OperandSpec, b_spec: OperandSpec, multiplier: str = "exact"):
-        if multiplier not in ("exact", "lmul", "lmul_normals_only"):
-            raise ValueError("multiplier must be 'exact', 'lmul' or 'lmul_normals_only'")
+        if multiplier not in MULTIPLIERS + ("lmul_normals_only",):
+            raise ValueError(f"multiplier must be one of {MULTIPLIERS + ('lmul_normals_only',)}")
         if multiplier != "exact" and not (a_spec.is_float and b_spec.is_float):
             raise ValueError("lmul needs minifloat operands")
         self.a_spec, self.b_spec, self.multiplier = a_spec, b_spec, multiplier
@@ -162,6 +172,9 @@ class FloatProduct(wiring.Component):
         m = Module()
         a = _unpack(m, self.a, self.a_spec, "a")
         b = _unpack(m, self.b, self.b_spec, "b")
+        if self.multiplier == "lmul_ftz":
+            # Flush to zero: exponent field 0 (zero or subnormal) is a zero of its sign.
+            a["zero"], b["zero"] = ~a["exp"].any(), ~b["exp"].any()
         m.d.comb += [
             self.sign.eq(a["sign"] ^ b["sign"]),
             self.shift.eq(a["shift"] + b["shift"]),
@@ -177,7 +190,8 @@ class FloatProduct(wiring.Component):
         # (1 + ma/2**Ma + mb/2**Mb + 2**-l) in units of 2**-(Ma + Mb), the exact product's LSB.
         approx = (Const(1 << (Ma + Mb), Ma + Mb + 2) + (a["man"] << Mb) + (b["man"] << Ma)
                   + (1 << (Ma + Mb - l)))
-        if self.multiplier == "lmul_normals_only":
+        if self.multiplier in ("lmul_ftz", "lmul_normals_only"):
+            # NaN/Inf operands leave a meaningless magnitude: their flags decide the result.
             m.d.comb += self.sig.eq(Mux(a["zero"] | b["zero"], 0, approx))
         else:
             m.d.comb += self.sig.eq(Mux(a["normal"] & b["normal"], approx, a["sig"] * b["sig"]))
@@ -190,14 +204,22 @@ def product_frame(a_spec: OperandSpec, b_spec: OperandSpec) -> tuple[int, int]:
     return a_spec.lsb_exp + b_spec.lsb_exp, width
 
 
-def lane_sum(m: Module, products, prefix: str = "dot"):
+def lane_sum(m: Module, products, prefix: str = "dot", *, carries: list | None = None):
     """Exact sum of :class:`FloatProduct` outputs as a two's complement integer, plus the
-    beat's flags ``(sum, nan, pos_inf, neg_inf, all_neg_zero)``."""
+    beat's flags ``(sum, nan, pos_inf, neg_inf, all_neg_zero)``.
+
+    ``carries``: when a list is given, negative terms are only inverted (``-x = ~x + 1``) and
+    their ``+ 1`` corrections (the product signs) are appended to it: the caller adds them where
+    they cost no adder of their own, as the carry input of its accumulator addition."""
     terms = []
     for k, p in enumerate(products):
         magnitude = p.sig << p.shift
         term = Signal(signed(len(magnitude) + 1), name=f"{prefix}_term{k}")
-        m.d.comb += term.eq(Mux(p.sign, -magnitude, magnitude))
+        if carries is None:
+            m.d.comb += term.eq(Mux(p.sign, -magnitude, magnitude))
+        else:
+            m.d.comb += term.eq(magnitude ^ p.sign.replicate(len(term)))
+            carries.append(p.sign)
         terms.append(term)
     while len(terms) > 1:
         terms = [terms[i] + terms[i + 1] if i + 1 < len(terms) else terms[i]
@@ -221,7 +243,8 @@ def exact_acc_width(a_fmt: Format, b_fmt: Format, lanes: int, beats: int = ACC_B
 def fp_mac_ports(a_format: Format, b_format: Format, lanes: int, accumulator: str = "exact",
                  multiplier: str = "exact") -> Ports:
     """The interface of :class:`FpMac` (and of its core)."""
-    product = "exact" if multiplier == "exact" else "L-Mul"
+    product = {"exact": "exact product", "lmul": "L-Mul product",
+               "lmul_ftz": "L-Mul product, subnormal operands as zeros"}[multiplier]
     if accumulator == "exact":
         y = ("binary32 code of the accumulation group's sum of all its products, held exactly "
              "and rounded once (round to nearest, ties to even)")
@@ -231,7 +254,7 @@ def fp_mac_ports(a_format: Format, b_format: Format, lanes: int, accumulator: st
     return Ports([
         Stream("i", "in", [
             Field("a", a_format, f"operand a of lane {{k}} ({a_format.name} code): the beat adds "
-                                 f"a[{{k}}] * b[{{k}}] ({product} product) to the sum",
+                                 f"a[{{k}}] * b[{{k}}] ({product}) to the sum",
                   lanes=lanes),
             Field("b", b_format, f"operand b of lane {{k}} ({b_format.name} code), multiplied by "
                                  f"a[{{k}}]", lanes=lanes),
@@ -257,25 +280,47 @@ class FpMacCore(EnabledCore):
     0x7FC00000; otherwise an infinite product gives that Inf; an exact zero is +0 unless every
     term was -0.
 
+    With ``rounder="sequential"`` (exact accumulator only) a ``last`` beat hands the group's
+    exact sum and flags to a :class:`hdl.fp_round.SequentialFixedToFloat32` (coarse step
+    :data:`SEQUENTIAL_STEP`), which normalizes it over several cycles while the accumulator
+    already takes the next group; same results. A ``last`` beat that arrives while the rounder is
+    still busy waits (``done`` low) until the rounder's final cycle; other beats never wait.
+
     Parameters
     ----------
     a_format, b_format : MiniFloatFormat
     lanes : int
     accumulator : {"exact", "fp32"}
-    multiplier : {"exact", "lmul"}
+    multiplier : {"exact", "lmul", "lmul_ftz"}
+    rounder : {"combinational", "sequential"}
 
-    Interface: :func:`fp_mac_ports` (``ports``), with ``result`` the field ``y``.
+    Interface: :func:`fp_mac_ports` (``ports``), with ``result`` the field ``y``; the sequential
+    rounder adds ``done`` (the beat is consumed in an enabled cycle where it is high).
 
-    Latency: ``result_valid`` one enabled cycle after the ``last`` beat; one beat per cycle.
+    Latency: combinational rounder: ``result_valid`` one enabled cycle after the ``last`` beat,
+    one beat per cycle. Sequential: ``result_valid`` ``1 + c`` enabled cycles after the ``last``
+    beat, ``c`` = :func:`hdl.fp_round.sequential_rounder_cycles` of the group's exact sum
+    (data-dependent: 1 to N/4 + 3 with N the rounder register width, the accumulator width - 1
+    rounded up to a multiple of 4; latency 2 to 17 for fp8_e4m3 at K = 1); a ``last`` beat is
+    accepted no earlier than ``c`` enabled cycles after the previous ``last`` beat, every other
+    beat without waiting. The manifest says null for latency and initiation interval.
     """
 
     def __init__(self, *, a_format: Format, b_format: Format, lanes: int,
-                 accumulator: str = "exact", multiplier: str = "exact"):
+                 accumulator: str = "exact", multiplier: str = "exact",
+                 rounder: str = "combinational"):
         require_choice("accumulator", accumulator, ACCUMULATORS)
+        require_choice("rounder", rounder, ROUNDERS)
+        if rounder == "sequential" and accumulator != "exact":
+            raise ValueError("the sequential rounder needs the exact accumulator")
         self.a_spec, self.b_spec = operand_spec(a_format), operand_spec(b_format)
         self.lanes, self.accumulator, self.multiplier = lanes, accumulator, multiplier
-        super().__init__(fp_mac_ports(a_format, b_format, lanes, accumulator, multiplier),
-                         latency=1)
+        self.rounder = rounder
+        ports = fp_mac_ports(a_format, b_format, lanes, accumulator, multiplier)
+        if rounder == "sequential":
+            super().__init__(ports, latency=None, initiation_interval=None, multi_cycle=True)
+        else:
+            super().__init__(ports, latency=1)
 
     def elaborate(self, platform):
         m = Module()
@@ -285,8 +330,11 @@ class FpMacCore(EnabledCore):
             m.submodules[f"product{k}"] = p
             m.d.comb += [p.a.eq(self.a[k]), p.b.eq(self.b[k])]
             products.append(p)
-        dot, nan, pos_inf, neg_inf, neg_zero = lane_sum(m, products)
         lsb_exp, _ = product_frame(self.a_spec, self.b_spec)
+        if self.rounder == "sequential":
+            self._sequential(m, products, lsb_exp)
+            return m
+        dot, nan, pos_inf, neg_inf, neg_zero = lane_sum(m, products)
 
         with m.If(self.en):
             m.d.sync += self.result_valid.eq(self.valid & self.last)
@@ -302,6 +350,21 @@ class FpMacCore(EnabledCore):
                     m.d.sync += acc.eq(new)
             return m
 
+        total, flags, restart, keep = self._exact_sum(m, dot, nan, pos_inf, neg_inf, neg_zero)
+        t_nan, t_pinf, t_ninf, t_neg_zero = flags
+        y = fp32_result(m, total, lsb_exp=lsb_exp, nan=t_nan, pos_inf=t_pinf, neg_inf=t_ninf,
+                        neg_zero=t_neg_zero, name="y")
+        with m.If(self.en & self.valid):
+            with m.If(self.last):
+                m.d.sync += [self.result.eq(y)] + restart
+            with m.Else():
+                m.d.sync += keep
+        return m
+
+    def _exact_sum(self, m, dot, nan, pos_inf, neg_inf, neg_zero, carries=()):
+        """The exact accumulator: ``(total, (nan, pos_inf, neg_inf, neg_zero) of the group so
+        far, statements that restart it, statements that keep total)``; ``carries`` are added
+        to the sum (see :func:`lane_sum`)."""
         width = exact_acc_width(self.a_spec.fmt, self.b_spec.fmt, self.lanes)
         acc = Signal(signed(width))
         acc_nan, acc_pinf, acc_ninf = Signal(), Signal(), Signal()
@@ -309,21 +372,48 @@ class FpMacCore(EnabledCore):
         total = Signal(signed(width))
         t_nan, t_pinf, t_ninf, t_neg_zero = Signal(), Signal(), Signal(), Signal()
         m.d.comb += [
-            total.eq(acc + dot),
+            total.eq(acc + dot + sum(carries) if carries else acc + dot),
             t_pinf.eq(acc_pinf | pos_inf), t_ninf.eq(acc_ninf | neg_inf),
             t_nan.eq(acc_nan | nan | (t_pinf & t_ninf)),
             t_neg_zero.eq(acc_neg_zero & neg_zero),
         ]
-        y = fp32_result(m, total, lsb_exp=lsb_exp, nan=t_nan, pos_inf=t_pinf, neg_inf=t_ninf,
-                        neg_zero=t_neg_zero, name="y")
-        with m.If(self.en & self.valid):
+        restart = [acc.eq(0), acc_nan.eq(0), acc_pinf.eq(0), acc_ninf.eq(0), acc_neg_zero.eq(1)]
+        keep = [acc.eq(total), acc_nan.eq(t_nan), acc_pinf.eq(t_pinf), acc_ninf.eq(t_ninf),
+                acc_neg_zero.eq(t_neg_zero)]
+        return total, (t_nan, t_pinf, t_ninf, t_neg_zero), restart, keep
+
+    def _sequential(self, m, products, lsb_exp):
+        """Exact accumulator, rounded by the sequential rounder (see the class docstring)."""
+        carries = []
+        dot, nan, pos_inf, neg_inf, neg_zero = lane_sum(m, products, carries=carries)
+        total, flags, restart, keep = self._exact_sum(m, dot, nan, pos_inf, neg_inf, neg_zero,
+                                                      carries)
+        rounder = SequentialFixedToFloat32(width=len(total), lsb_exp=lsb_exp,
+                                           step=SEQUENTIAL_STEP)
+        m.submodules.rounder = rounder
+        # The flags of the group being rounded.
+        group_flags = [Signal(name=f"group_{n}") for n in ("nan", "pinf", "ninf", "neg_zero")]
+        r_nan, r_pinf, r_ninf, r_neg_zero = group_flags
+        take = Signal()
+        m.d.comb += [
+            # Only a group's final beat needs the rounder; it waits for the rounder's last cycle.
+            self.done.eq(~self.last | rounder.ready),
+            take.eq(self.en & self.valid & self.done),
+            rounder.en.eq(self.en),
+            rounder.start.eq(take & self.last),
+            rounder.value.eq(total),
+        ]
+        with m.If(take):
             with m.If(self.last):
-                m.d.sync += [self.result.eq(y), acc.eq(0), acc_nan.eq(0), acc_pinf.eq(0),
-                             acc_ninf.eq(0), acc_neg_zero.eq(1)]
+                m.d.sync += restart + [r.eq(t) for r, t in zip(group_flags, flags)]
             with m.Else():
-                m.d.sync += [acc.eq(total), acc_nan.eq(t_nan), acc_pinf.eq(t_pinf),
-                             acc_ninf.eq(t_ninf), acc_neg_zero.eq(t_neg_zero)]
-        return m
+                m.d.sync += keep
+        y = fp32_select(m, rounder.code, zero=rounder.zero, nan=r_nan, pos_inf=r_pinf,
+                        neg_inf=r_ninf, neg_zero=r_neg_zero, name="y")
+        with m.If(self.en):
+            m.d.sync += self.result_valid.eq(rounder.done)
+            with m.If(rounder.done):
+                m.d.sync += self.result.eq(y)
 
 
 class FpMac(StreamPE):
@@ -335,7 +425,9 @@ class FpMac(StreamPE):
 
     Parameters are those of :class:`FpMacCore`.
 
-    Latency: 1 cycle from accepting a ``last`` beat to ``o.valid``. Initiation interval: 1.
+    Latency: 1 cycle from accepting a ``last`` beat to ``o.valid``, initiation interval 1; with
+    the sequential rounder both are data-dependent (see :class:`FpMacCore`; the manifest says
+    null).
     """
 
     def __init__(self, **params):

@@ -3,7 +3,8 @@
 :class:`FixedToFloat32` rounds a two's complement integer ``value * 2**lsb_exp`` (``lsb_exp``
 static) to IEEE 754 binary32 with roundTiesToEven: subnormal results are kept, magnitudes at or
 above ``2**128`` after rounding give +-Inf, and a nonzero value that rounds to zero keeps its sign.
-It is purely combinational.
+It is purely combinational. :class:`SequentialFixedToFloat32` gives the same codes for the
+normal binary32 range over several clock cycles, with a fraction of the logic.
 
 :func:`fp32_to_fixed` unpacks a finite binary32 code into the same kind of fixed-point integer, so
 that "fp32 accumulator + exact addend, rounded once" is an exact integer addition followed by one
@@ -18,7 +19,8 @@ from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-__all__ = ["FixedToFloat32", "fp32_to_fixed", "fp32_special", "fp32_result", "fp32_accumulate",
+__all__ = ["FixedToFloat32", "SequentialFixedToFloat32", "sequential_rounder_cycles",
+           "fp32_to_fixed", "fp32_special", "fp32_result", "fp32_select", "fp32_accumulate",
            "FP32_INF", "FP32_NAN", "FP32_NEG_ZERO",
            "FP32_MIN_EXP", "FP32_MAX_EXP"]
 
@@ -184,6 +186,148 @@ class FixedToFloat32(wiring.Component):
         return m
 
 
+class SequentialFixedToFloat32(wiring.Component):
+    """Round ``value * 2**lsb_exp`` to binary32 (roundTiesToEven) over several cycles.
+
+    The same function as :class:`FixedToFloat32` for inputs whose results are normal numbers
+    (``lsb_exp >= -126`` and ``lsb_exp + width <= 128``, checked: no subnormal, no overflow),
+    built for area: one register of the magnitude that shifts left until its leading one is on
+    top, a small exponent counter, and one rounding increment.
+
+    Parameters
+    ----------
+    width, lsb_exp : int
+        As for :class:`FixedToFloat32`.
+    step : int
+        Coarse shift: while the top ``step`` bits of the register are all zero it shifts by
+        ``step``, then by one until the leading one is on top (``step`` = 1: by one only).
+
+    Members
+    -------
+    en : In(1)
+        Clock enable: nothing changes in a cycle without it.
+    start : In(1)
+        Load ``value`` in this enabled cycle; allowed while ``ready`` is high.
+    value : In(signed(width))
+    ready : Out(1)
+        No rounding in progress, or the current one ends in this cycle (``done``).
+    done : Out(1)
+        ``code`` and ``zero`` hold the result of the value loaded last, in this cycle only.
+    code : Out(32)
+        The binary32 code of a nonzero value (meaningless for zero).
+    zero : Out(1)
+        The value was zero (the caller decides the sign of exact zeros).
+
+    Timing: ``done`` is high in the ``1 + c + f``-th enabled cycle after the ``start`` cycle,
+    after ``c`` coarse and ``f`` fine shifts (:func:`sequential_rounder_cycles`): data-dependent,
+    from 1 (leading one already on top) to ``max(N/step + 1, N/step + step - 1)`` with ``N`` the
+    register width (zero takes ``N/step + 1``). Cycles without ``en`` change nothing.
+
+    The register holds the magnitude in ones' complement, ``v = value xor sign`` (``|value| = v
+    + sign``, the register is filled with ``sign`` from below while it shifts), so no negation
+    is built: the ``+ sign`` only matters when every bit below the round bit is one, and is
+    folded into the rounding increment.
+    """
+
+    def __init__(self, *, width: int, lsb_exp: int, step: int = 4):
+        if width < 2:
+            raise ValueError("width must be at least 2")
+        if lsb_exp < FP32_MIN_NORMAL_EXP or lsb_exp + width > FP32_MAX_EXP:
+            raise ValueError("the sequential rounder needs a frame within the normal binary32 "
+                             "range (no subnormal or overflowing results)")
+        if step < 1:
+            raise ValueError("step must be at least 1")
+        self.width, self.lsb_exp, self.step = width, lsb_exp, step
+        self.bits, self.pad = _sequential_register(width, step)
+        super().__init__({"en": In(1), "start": In(1), "value": In(signed(width)),
+                          "ready": Out(1), "done": Out(1), "code": Out(32), "zero": Out(1)})
+
+    def elaborate(self, platform):
+        m = Module()
+        N, step = self.bits, self.step
+        reg = Signal(N)
+        sign = Signal()
+        busy = Signal()
+        # Biased binary32 exponent of the register's top bit. A zero value makes the register
+        # shift N places in all (the limit); every other value stops earlier, or exactly there
+        # when its ones' complement is 0 (value -1 without padding: all ones shifted in).
+        top_exp = self.lsb_exp - self.pad + N - 1 + 127
+        limit = top_exp - N
+        exp = Signal(range(min(limit, 0), top_exp + 1))
+
+        head_zero = ~reg[N - step:].any()
+        at_limit = exp == limit
+        done = Signal()
+        m.d.comb += [
+            done.eq(busy & ((head_zero & at_limit) | reg[N - 1])),
+            self.done.eq(done),
+            self.ready.eq(~busy | done),
+            self.zero.eq(head_zero),
+        ]
+        with m.If(self.en):
+            with m.If(self.start):
+                m.d.sync += [
+                    reg.eq(Cat(Const(0, self.pad), self.value[:-1]) ^
+                           self.value[-1].replicate(N)),
+                    sign.eq(self.value[-1]), exp.eq(top_exp), busy.eq(1),
+                ]
+            with m.Elif(done):
+                m.d.sync += busy.eq(0)
+            with m.Elif(busy & head_zero):
+                m.d.sync += [reg.eq(Cat(sign.replicate(step), reg[:-step])),
+                             exp.eq(exp - step)]
+            if step > 1:
+                with m.Elif(busy):
+                    m.d.sync += [reg.eq(Cat(sign, reg[:-1])), exp.eq(exp - 1)]
+
+        # Leading one on top: significand (24 bits), round bit and the bits below. The
+        # magnitude is reg + sign: with sign, a carry enters the round bit exactly when every
+        # bit below is one, and the low bits of the magnitude are nonzero unless they all equal
+        # sign, so sticky = any(low xor sign).
+        significand, round_bit, low = reg[N - _MAN - 1:], reg[N - _MAN - 2], reg[:N - _MAN - 2]
+        sticky = Signal()
+        m.d.comb += sticky.eq((low ^ sign.replicate(len(low))).any())
+        carry = sign & ~sticky
+        # A carry into a round bit of 1 goes on into the significand (round bit 0 after it: no
+        # rounding); otherwise round to nearest, ties to even, on the round bit carry ^ r.
+        increment = (carry & round_bit) | ((carry ^ round_bit) & (sticky | significand[0]))
+        # Field (exponent, fraction) + increment: a carry out of the fraction raises the
+        # exponent, as the leading one it stands for does.
+        magnitude = Signal(31)
+        m.d.comb += [magnitude.eq(Cat(significand[:_MAN], exp[:8]) + increment),
+                     self.code.eq(Cat(magnitude, sign))]
+        return m
+
+
+def _sequential_register(width: int, step: int) -> tuple[int, int]:
+    """(bits, padding below) of the sequential rounder's register: width - 1 bits (the ones'
+    complement magnitude always fits), padded below to hold significand, round bit and a sticky
+    bit, and to a multiple of the coarse step."""
+    bits = -(-max(width - 1, _MAN + 3) // step) * step
+    return bits, bits - (width - 1)
+
+
+def sequential_rounder_cycles(value: int, *, width: int, lsb_exp: int, step: int) -> int:
+    """Enabled cycles from ``start`` to ``done`` of a :class:`SequentialFixedToFloat32` for a
+    two's complement ``value`` (a model of its schedule, for tests and cycle estimates)."""
+    N, pad = _sequential_register(width, step)
+    sign = value < 0
+    v = ((value ^ -sign) if sign else value) << pad | ((1 << pad) - 1) * sign
+    cycles = 1
+    for _ in range(N // step):
+        if v >> (N - step):
+            break
+        v = (v << step | ((1 << step) - 1) * sign) & ((1 << N) - 1)
+        cycles += 1
+    else:
+        if not v >> (N - step):
+            return cycles
+    while not v >> (N - 1):
+        v = (v << 1 | sign) & ((1 << N) - 1)
+        cycles += 1
+    return cycles
+
+
 def fp32_to_fixed(m: Module, code, *, lsb_exp: int, width: int, name: str = "acc_fixed"):
     """Two's complement ``width``-bit integer equal to a finite binary32 ``code`` / 2**lsb_exp.
 
@@ -225,6 +369,13 @@ def fp32_result(m: Module, total, *, lsb_exp: int, nan, pos_inf, neg_inf, neg_ze
     rounder = FixedToFloat32(width=len(total), lsb_exp=lsb_exp, tree=tree)
     m.submodules[f"{name}_round"] = rounder
     m.d.comb += rounder.value.eq(total)
+    return fp32_select(m, rounder.code, zero=~total.any(), nan=nan, pos_inf=pos_inf,
+                       neg_inf=neg_inf, neg_zero=neg_zero, name=name)
+
+
+def fp32_select(m: Module, code, *, zero, nan, pos_inf, neg_inf, neg_zero, name: str = "result"):
+    """The result code of a rounded sum ``code`` under the special-value flags of
+    :func:`fp32_result` (``zero``: the exact sum is zero). Returns a 32-bit signal."""
     result = Signal(32, name=f"{name}_code")
     with m.If(nan):
         m.d.comb += result.eq(FP32_NAN)
@@ -232,10 +383,10 @@ def fp32_result(m: Module, total, *, lsb_exp: int, nan, pos_inf, neg_inf, neg_ze
         m.d.comb += result.eq(FP32_INF)
     with m.Elif(neg_inf):
         m.d.comb += result.eq(FP32_INF | FP32_NEG_ZERO)
-    with m.Elif(~total.any()):
+    with m.Elif(zero):
         m.d.comb += result.eq(Mux(neg_zero, FP32_NEG_ZERO, 0))
     with m.Else():
-        m.d.comb += result.eq(rounder.code)
+        m.d.comb += result.eq(code)
     return result
 
 

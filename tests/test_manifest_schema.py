@@ -41,6 +41,8 @@ NON_DEFAULT = {
         dict(a_format="fp8_e5m2", b_format="fp8_e4m3", lanes=4, multiplier="lmul"),
         dict(a_format="fp16", b_format="bf16", accumulator="fp32"),
         dict(a_format="fp4_e2m1", b_format="fp6_e2m3", lanes=8),
+        dict(a_format="fp6_e3m2", b_format="fp8_e4m3", lanes=2, multiplier="lmul_ftz",
+             rounder="sequential"),
     ],
     "mx_dot": [
         dict(a_elem="mxint8", b_elem="mxfp4_e2m1", lanes=32),

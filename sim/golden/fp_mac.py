@@ -14,6 +14,9 @@ rounding (:func:`sim.golden.fp32_round.round_to_fp32`).
 - ``lmul``: a product of two normal operands x = (1 + x_m) 2^x_e, y = (1 + y_m) 2^y_e is
   (1 + x_m + y_m + 2^-l(M)) 2^(x_e + y_e), sign s_x xor s_y, M the larger mantissa width,
   l(M) = M for M <= 3, 3 for M = 4, 4 above (Luo & Sun 2024); other products are exact.
+- ``lmul_ftz``: L-Mul with subnormal operands flushed to zero: a subnormal operand is a zero of
+  its own sign for every rule above (its product with a finite operand is a signed zero, with an
+  Inf NaN), so every nonzero finite product is an L-Mul of two normal operands.
 """
 
 from __future__ import annotations
@@ -75,6 +78,13 @@ def _is_normal(fmt, value: float) -> bool:
     return math.isfinite(value) and value != 0 and abs(value) >= fmt.min_normal
 
 
+def _flush(fmt, value: float) -> float:
+    """A subnormal ``value`` of ``fmt`` as a zero of its sign; any other value unchanged."""
+    if math.isfinite(value) and abs(value) < fmt.min_normal:
+        return math.copysign(0.0, value)
+    return value
+
+
 def lmul_value(x: float, y: float, man_bits: int) -> int:
     """L-Mul of two normal floats, from the paper's formula, in units of 2**-SCALE.
 
@@ -94,6 +104,8 @@ def lmul_value(x: float, y: float, man_bits: int) -> int:
 def product_term(x: float, y: float, fa, fb, multiplier: str = "exact") -> Term:
     """The product of two decoded operands as a :class:`Term`."""
     negative = (math.copysign(1.0, x) < 0) != (math.copysign(1.0, y) < 0)
+    if multiplier == "lmul_ftz":
+        x, y = _flush(fa, x), _flush(fb, y)
     if math.isnan(x) or math.isnan(y):
         return Term("nan", False)
     if math.isinf(x) or math.isinf(y):
@@ -102,7 +114,7 @@ def product_term(x: float, y: float, fa, fb, multiplier: str = "exact") -> Term:
         return Term("inf", negative)
     if x == 0 or y == 0:
         return Term("zero", negative)
-    if multiplier == "lmul" and _is_normal(fa, x) and _is_normal(fb, y):
+    if multiplier in ("lmul", "lmul_ftz") and _is_normal(fa, x) and _is_normal(fb, y):
         return Term("finite", negative, lmul_value(x, y, max(fa.man_bits, fb.man_bits)))
     exact = to_units(x) * to_units(y)
     if exact % (1 << SCALE):
@@ -162,7 +174,7 @@ def fp_mac(a, b, last, *, a_format, b_format, accumulator: str = "exact",
     last : array_like of bool, shape (beats,)
     a_format, b_format : str or Format
     accumulator : {"exact", "fp32"}
-    multiplier : {"exact", "lmul"}
+    multiplier : {"exact", "lmul", "lmul_ftz"}
     """
     fa, fb = parse_format(a_format), parse_format(b_format)
     a = np.asarray(a, dtype=np.uint64)

@@ -69,7 +69,7 @@ def tie_sequences(fa, fb) -> list[list[tuple[int, int]]]:
     ulp = _pow2_product(fa, fb, e - 23)
     if half is None or ulp is None:
         return []
-    sa, sb = 1 << (fa.width - 1), 1 << (fb.width - 1)
+    sa = 1 << (fa.width - 1)
     neg = lambda pair: (pair[0] ^ sa, pair[1])  # noqa: E731
     seqs = [[(big_a, big_b), half], [(big_a, big_b), ulp, half]]
     return seqs + [[neg(p) for p in seq] for seq in seqs]

@@ -9,15 +9,18 @@ Every design goes through the same steps in the same run:
 * ``fmax``:    ECP5 out-of-context place and route (all ports registered), nextpnr fixed seed.
 
 Rows: ``fp_mac`` for each format (a = b), both accumulators (exact where offered), exact vs L-Mul
-at ``--fp-lanes`` (default 1) beside ``int_mac`` int8 x int8 at that K; ``mx_dot`` for each
+at ``--fp-lanes`` (default 1), and the exact accumulator with the sequential rounder, beside
+``int_mac`` int8 x int8 at that K; ``mx_dot`` for each
 element type (a = b) at ``--mx-lanes`` (default 8) and ``mixed_int_pe`` (both multipliers,
-weight_bits 4, int8 activations, K = 8) beside ``int_mac`` int8 x int8 K = 8; the exact and L-Mul
-bf16 product units (:class:`hdl.fp_mac.FloatProduct`) alone.
+weight_bits 4, int8 activations, K = 8) beside ``int_mac`` int8 x int8 K = 8; the exact, L-Mul,
+flush-to-zero L-Mul and normals-only L-Mul bf16 product units (:class:`hdl.fp_mac.FloatProduct`)
+alone.
 
 L-Mul error: for each format, Gaussian operands N(0, 1) are quantized to the format and the mean of
-|lmul - exact| / |exact| over nonzero products is computed with the golden model; for fp8_e4m3 the
-same operands run through the RTL (first available simulator), whose outputs must equal the
-golden ones, which confirms the figure on the hardware.
+|lmul - exact| / |exact| over nonzero products is computed with the golden model (also for the
+flush-to-zero L-Mul, whose products with a subnormal operand are 0: relative error 1); for
+fp8_e4m3 the same operands run through the RTL (first available simulator), whose outputs must
+equal the golden ones, which confirms the figure on the hardware.
 """
 
 from __future__ import annotations
@@ -44,6 +47,8 @@ MX_ELEMS = ("mxfp8_e4m3", "mxfp8_e5m2", "mxfp6_e3m2", "mxfp6_e2m3", "mxfp4_e2m1"
 LMUL = "L-Mul error"
 RTL = "RTL check fp8_e4m3 lmul"
 RTL_BEATS = 4096
+#: Label suffix of the fp_mac rows with the sequential rounder.
+SEQUENTIAL = "rounder=sequential"
 
 #: Done-when targets: (name, numerator row, denominator row, bound).
 DONE_TARGETS = (
@@ -55,6 +60,11 @@ DONE_TARGETS = (
      "product unit bf16 x bf16 lmul", "product unit bf16 x bf16 exact", 0.5),
     ("(context) L-Mul bf16 normal path alone vs exact bf16 product unit (iCE40 LUT4)",
      "product unit bf16 x bf16 lmul_normals_only", "product unit bf16 x bf16 exact", 0.5),
+    ("fp_mac fp8_e4m3 exact K=1 sequential rounder vs int_mac int8 K=1 (iCE40 LUT4; issue 16)",
+     f"fp_mac fp8_e4m3 x fp8_e4m3 K=1 acc=exact mul=exact {SEQUENTIAL}",
+     "int_mac int8 x int8 K=1", 2.0),
+    ("L-Mul flush-to-zero bf16 product unit vs exact bf16 product unit (iCE40 LUT4; issue 16)",
+     "product unit bf16 x bf16 lmul_ftz", "product unit bf16 x bf16 exact", 0.6),
 )
 
 COLUMNS = (("iCE40 LUT4", "ice40", "lut4"), ("iCE40 carry", "ice40", "carry"),
@@ -129,6 +139,10 @@ def rows(args) -> tuple[list[tuple], list[str]]:
                     continue
                 out.append((f"fp_mac {fmt} x {fmt} K={K} acc={acc} mul={mul}", "fp_mac",
                             f"int_mac int8 x int8 K={K}", "fp_mac", params))
+                if (acc, mul) == ("exact", "exact"):
+                    out.append((f"fp_mac {fmt} x {fmt} K={K} acc={acc} mul={mul} {SEQUENTIAL}",
+                                "fp_mac", f"int_mac int8 x int8 K={K}", "fp_mac",
+                                {**params, "rounder": "sequential"}))
     if args.set == "all":
         for elem in MX_ELEMS:
             out.append((f"mx_dot {elem} x {elem} K={KM}", "mx_dot", f"int_mac int8 x int8 K={KM}",
@@ -137,7 +151,7 @@ def rows(args) -> tuple[list[tuple], list[str]]:
         out.append((f"mixed_int_pe w4 int8 K=8 {mul}", "mixed_int_pe", "int_mac int8 x int8 K=8",
                     "mixed_int_pe", {"weight_bits": "4", "act_format": "int8", "lanes": "8",
                                      "multiplier": mul}))
-    for mul in ("exact", "lmul", "lmul_normals_only"):
+    for mul in ("exact", "lmul", "lmul_ftz", "lmul_normals_only"):
         out.append((f"product unit bf16 x bf16 {mul}", "product unit",
                     "product unit bf16 x bf16 exact", None, ("bf16", "bf16", mul)))
     return out, notes
@@ -196,18 +210,21 @@ def lmul_error_step(built, workdir, samples: int) -> dict:
         fmt = parse_format(name)
         xa, xb = rng.standard_normal(samples), rng.standard_normal(samples)
         qa, qb = fmt.decode(fmt.encode(xa)), fmt.decode(fmt.encode(xb))
-        rel, rel_q, rel_normal = [], [], []
+        rel, rel_q, rel_normal, rel_ftz = [], [], [], []
         for x, y, rx, ry in zip(qa, qb, xa, xb):
             ex = product_term(float(x), float(y), fmt, fmt, "exact")
             lm = product_term(float(x), float(y), fmt, fmt, "lmul")
             if ex.kind != "finite" or ex.value == 0:
                 continue
             rel.append(abs(lm.value - ex.value) / abs(ex.value))
+            ftz = product_term(float(x), float(y), fmt, fmt, "lmul_ftz")
+            rel_ftz.append(abs(ftz.value - ex.value) / abs(ex.value))
             if min(abs(x), abs(y)) >= fmt.min_normal:
                 rel_normal.append(rel[-1])
             real = rx * ry
             rel_q.append(abs(ex.value / 2.0 ** SCALE - real) / abs(real))
         out[name] = {"pairs": len(rel), "lmul_vs_exact_mean_rel_error": float(np.mean(rel)),
+                     "lmul_ftz_vs_exact_mean_rel_error": float(np.mean(rel_ftz)),
                      "normal_pairs": len(rel_normal),
                      "lmul_vs_exact_mean_rel_error_normal_operands":
                          float(np.mean(rel_normal)) if rel_normal else None,
@@ -321,14 +338,17 @@ def render(args, results) -> Rendered:
         lines = []
         for e in errors:
             normal = e.get("lmul_vs_exact_mean_rel_error_normal_operands")
+            ftz = e.get("lmul_ftz_vs_exact_mean_rel_error")
             lines.append([e["format"], e["pairs"],
                           f"{100 * e['lmul_vs_exact_mean_rel_error']:.2f} %",
+                          "-" if ftz is None else f"{100 * ftz:.2f} %",
                           f"{'-' if normal is None else f'{100 * normal:.2f} %'} "
                           f"({e['normal_pairs']})",
                           f"{100 * e['exact_product_vs_unquantized_mean_rel_error']:.2f} %"])
         out += ["", "### L-Mul mean relative error (Gaussian N(0,1) operands, golden model)", "",
                 markdown_table(["format", "pairs", "L-Mul vs exact product",
-                                "same, both operands normal (pairs)",
+                                "L-Mul flush-to-zero vs exact product",
+                                "L-Mul, both operands normal (pairs)",
                                 "exact product vs unquantized product"], lines)]
     rtl = results.figures(RTL, "rtl-check") or None
     if rtl:
