@@ -19,7 +19,7 @@ from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-__all__ = ["FixedToFloat32", "SequentialFixedToFloat32", "sequential_rounder_cycles",
+__all__ = ["one_position_tree", "FixedToFloat32", "SequentialFixedToFloat32", "sequential_rounder_cycles",
            "fp32_to_fixed", "fp32_special", "fp32_result", "fp32_select", "fp32_accumulate",
            "FP32_INF", "FP32_NAN", "FP32_NEG_ZERO",
            "FP32_MIN_EXP", "FP32_MAX_EXP"]
@@ -57,7 +57,7 @@ def _one_position(m: Module, bits, *, highest: bool, name: str):
     return position
 
 
-def _one_position_tree(m: Module, bits, *, highest: bool, name: str):
+def one_position_tree(m: Module, bits, *, highest: bool, name: str):
     """Index of the highest (or lowest) one of ``bits``; 0 when there is none.
 
     A binary tree (the classic leading-zero counter): each node keeps its half that holds the
@@ -97,7 +97,7 @@ class FixedToFloat32(wiring.Component):
     lsb_exp : int
         Weight exponent of the input's least significant bit.
     tree : bool
-        Find the leading and lowest ones with binary trees (:func:`_one_position_tree`) instead
+        Find the leading and lowest ones with binary trees (:func:`one_position_tree`) instead
         of priority chains: the same function with fewer gates before technology mapping (the
         chains, the default, are what ABC maps compactly).
 
@@ -137,7 +137,7 @@ class FixedToFloat32(wiring.Component):
         mag = Cat(Const(0, pad), mag_in, Const(0, pad_top))
         W, lsb = len(mag), self.lsb_exp - pad
 
-        find = _one_position_tree if self.tree else _one_position
+        find = one_position_tree if self.tree else _one_position
         lead = find(m, mag, highest=True, name="lead")
         low = find(m, mag, highest=False, name="low")
         nonzero = mag.any()

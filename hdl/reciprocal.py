@@ -28,7 +28,7 @@ def reciprocal_latency(widths) -> int:
     c + latency (and ``r`` valid from then on)."""
     if widths.recip_table_bits == 0:
         return widths.recip_frac + 2
-    return 1 + 2 * widths.newton_iters
+    return 1 + 4 * widths.newton_iters
 
 
 class Reciprocal(wiring.Component):
@@ -38,7 +38,8 @@ class Reciprocal(wiring.Component):
     cycle, Q + 2 cycles from ``start`` to ``done``.
 
     Newton (``recip_table_bits = b > 0``): ``r0 = seed[j]`` for the top b fraction bits j of m, then
-    ``newton_iters`` steps of two cycles each on a single shared multiplier:
+    ``newton_iters`` steps of four cycles each (two half-steps, each a multiply into a register and
+    its rounding) on a single shared multiplier:
     ``p = round(m' * r / 2^(Q+2))`` with ``m'`` = m truncated to Q + 2 fraction bits, then
     ``r = round(r * (2^(Q+1) - p) / 2^Q)`` (rounding half up).
 
@@ -112,29 +113,34 @@ class Reciprocal(wiring.Component):
 
         m_trunc = Signal(Q + 3)
         r = Signal(Q + 2)
-        p = Signal(Q + 2)
-        phase = Signal()
-        steps = Signal(range(2 * w.newton_iters + 2))
+        # Each half-step takes two cycles: the product into a register, then its rounding.
+        phase = Signal(2)
+        steps = Signal(range(4 * w.newton_iters + 2))
         m.d.comb += [self.r.eq(r), self.busy.eq(steps != 0)]
-        # One multiplier for both half-steps: m' * r, then r * (2 - p).
+        # One multiplier for both half-steps, its operands in registers (no multiplexer or
+        # subtraction in front of it): m' * r, then r * (2 - p). The half-step m' * r stores
+        # 2^(Q+1) - p directly: with p = floor((x + 2^(Q+1)) / 2^(Q+2)) for the product x,
+        # 2^(Q+1) - p = floor((2^(2Q+3) + 2^(Q+1) - 1 - x) / 2^(Q+2)), one subtraction.
         a = Signal(Q + 3)
         c = Signal(Q + 2)
-        m.d.comb += [a.eq(m_trunc), c.eq(r)]
-        with m.If(phase):
-            m.d.comb += [a.eq(r), c.eq((1 << (Q + 1)) - p)]
-        product = a * c
+        product = Signal(2 * Q + 5)
+        two_minus_p = ((1 << (2 * Q + 3)) + (1 << (Q + 1)) - 1 - product) >> (Q + 2)
+        r_next = (product + (1 << (Q - 1))) >> Q
         m.d.sync += self.done.eq(0)
         with m.If(self.start):
-            m.d.sync += [r.eq(seed_port.data), m_trunc.eq(self.m >> (B - Q - 2)), phase.eq(0),
-                         steps.eq(2 * w.newton_iters)]
+            m_q = self.m >> (B - Q - 2)
+            m.d.sync += [r.eq(seed_port.data), m_trunc.eq(m_q), a.eq(m_q), c.eq(seed_port.data),
+                         phase.eq(0), steps.eq(4 * w.newton_iters)]
             if w.newton_iters == 0:
                 m.d.sync += self.done.eq(1)
         with m.Elif(steps != 0):
-            m.d.sync += [steps.eq(steps - 1), phase.eq(~phase)]
-            with m.If(phase):
-                m.d.sync += r.eq((product + (1 << (Q - 1))) >> Q)
+            m.d.sync += [steps.eq(steps - 1), phase.eq(phase + 1)]
+            with m.If(~phase[0]):
+                m.d.sync += product.eq(a * c)
+            with m.Elif(phase[1]):
+                m.d.sync += [r.eq(r_next), a.eq(m_trunc), c.eq(r_next)]
             with m.Else():
-                m.d.sync += p.eq((product + (1 << (Q + 1))) >> (Q + 2))
+                m.d.sync += [a.eq(r), c.eq(two_minus_p)]
             with m.If(steps == 1):
                 m.d.sync += self.done.eq(1)
         return m

@@ -13,9 +13,17 @@ maximum; ``online``: running maximum and rescaled sum; ``two_pass_extexp``: the 
 exponent) sum); the *sum engine* (three_pass only) re-reads the vector and sums the exponentials;
 the *reciprocal engine* normalizes the sum and computes its reciprocal
 (:class:`hdl.reciprocal.Reciprocal`); the *write engine* re-reads the vector once more and writes
-one output per cycle through a three-stage pipeline (buffer read; exponential; scaling by the
-reciprocal, rounding and saturation into the output register). A vector keeps its buffer region
-from its first element until the write engine has read its last one.
+one output per cycle through a pipeline: the buffer read, the exponential (:data:`EXP_STAGES`:
+the pipelined :class:`hdl.exp2.Exp2` and the rounding shift by ``-n``), then :data:`SCALE_STAGES`
+(the scaling multiply by the reciprocal; the output shift; rounding and saturation into the
+output register). A vector keeps its buffer region from its first element until the write engine
+has read its last one.
+
+Timing: every stage holds at most one multiplier, one shifter or one carry chain after a table or
+a register (the block RAM's slow read output goes through one subtraction only): ECP5 >= 75 MHz
+with DSP multipliers for every algorithm. The loops that must close in one cycle to take an
+element per cycle are the running sums of online (one multiply and one addition) and
+two_pass_extexp (one shifter and one addition, its addend prepared a stage ahead).
 
 Without ``double_buffer`` the buffer has one region: the stages run one after the other and the next
 vector is accepted once the current one is written out (the sum and write passes share one read
@@ -41,18 +49,21 @@ import math
 from dataclasses import asdict, dataclass
 from typing import Mapping
 
-from amaranth.hdl import Const, Module, Mux, Signal, signed
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed
 from amaranth.lib import memory, wiring
 
 from .checks import require_choice
-from .exp2 import Exp2, rshift_round
+from .exp2 import EXP2_LATENCY, Exp2, rshift_round
 from .formats import FixedFormat
+from .fp_round import one_position_tree
 from .ports import Field, Ports, Stream, flag
 from .reciprocal import Reciprocal, reciprocal_latency
+from .systolic_array import delay_line
 
 __all__ = ["Softmax", "softmax_ports", "softmax_cycles", "buffer_regions", "SoftmaxWidths",
            "softmax_widths", "default_recip_table_bits", "ALGORITHMS", "EXP_GUARD_BITS",
-           "INTERP_BITS", "LOG2E_GUARD_BITS", "MAX_RECIP_TABLE_BITS"]
+           "INTERP_BITS", "LOG2E_GUARD_BITS", "MAX_RECIP_TABLE_BITS", "EXP_STAGES",
+           "SCALE_STAGES"]
 
 ALGORITHMS = ("three_pass", "online", "two_pass_extexp")
 
@@ -66,6 +77,12 @@ INTERP_BITS = 8
 LOG2E_GUARD_BITS = 4
 #: Largest reciprocal seed table (2^12 entries).
 MAX_RECIP_TABLE_BITS = 12
+#: Pipeline stages from an element (a buffer read or the fill's element register) to its
+#: exponential ``e`` in a register: :class:`hdl.exp2.Exp2`, then the rounding shift by ``-n``.
+EXP_STAGES = EXP2_LATENCY + 1
+#: Write pipeline stages after ``e``: the scaling multiply, the output shift, and rounding with
+#: saturation into the output register.
+SCALE_STAGES = 3
 
 
 # ---------------------------------------------------------------------------------------------
@@ -182,25 +199,30 @@ def softmax_cycles(widths, algorithm: str, length: int) -> dict:
     """Schedule of vectors of ``length`` <= max_length at full rate (no idles, no stalls).
 
     Stage times per vector (cycles from one take-over to the next one the engine can do):
-    ``fill``: ``length`` accepts, CLOSE, SETTLE (online and two_pass_extexp: the sum stage) and
-    HANDOFF; ``sum`` (three_pass): take over, ``length`` reads, the last addition, hand-over;
-    ``recip``: take over, normalize (start), the reciprocal's latency, hand-over; ``write``: take
-    over, ``length`` reads, hand-over while the last element moves into the scaling stage (it
-    reaches the output register one cycle later, which delays the outputs but not the period).
+    ``fill``: ``length`` accepts, CLOSE, SETTLE (online and two_pass_extexp: until the last
+    element has passed the Exp2 pipeline into the sum, EXP2_LATENCY cycles) and HANDOFF; ``sum``
+    (three_pass): take over, ``length`` reads, the EXP_STAGES of the exponential, the last
+    addition, hand-over; ``recip``: take over, leading one, normalize (start), the reciprocal's
+    latency, hand-over; ``write``: take over, ``length`` reads, hand-over while the last element
+    moves into the exponential's pipeline (it reaches the output register EXP_STAGES +
+    SCALE_STAGES cycles later, which delays the outputs but not the period).
     ``single``: cycles per vector, back to back, without double buffering (the stages one after the
     other; their sum minus one, as the fill engine's HANDOFF cycle is also the next engine's first
     cycle); ``double``: the same with double buffering, where every stage has a vector (and a
     buffer region) of its own and the slowest
-    stage sets the pace. Checked against simulation in tests/test_softmax.py.
+    stage sets the pace. ``first_output``: cycles from a vector's first accepted element (into
+    an idle unit) to its first output beat: the fill, [sum,] and reciprocal stages, then the write
+    pipeline (EXP_STAGES + SCALE_STAGES). Checked against simulation in tests/test_softmax.py.
     """
-    fill = length + (2 if algorithm == "three_pass" else 3)
-    sum_pass = length + 2 if algorithm == "three_pass" else 0
-    recip = reciprocal_latency(widths) + 3
+    fill = length + (2 if algorithm == "three_pass" else 3 + EXP2_LATENCY)
+    sum_pass = length + 2 + EXP_STAGES if algorithm == "three_pass" else 0
+    recip = reciprocal_latency(widths) + 4
     write = length + 1
     single = fill + sum_pass + recip + write - 1
     double = max(fill, sum_pass, recip, write)
+    first_output = fill + sum_pass + recip + EXP_STAGES + SCALE_STAGES
     return {"fill": fill, "sum": sum_pass, "recip": recip, "write": write,
-            "single": single, "double": double}
+            "single": single, "double": double, "first_output": first_output}
 
 
 def softmax_ports(widths: SoftmaxWidths, max_length: int) -> Ports:
@@ -241,8 +263,9 @@ class Softmax(wiring.Component):
     o : Out(stream) payload ``y`` (unsigned, ``out_int + out_frac`` bits), ``last``, ``error``
 
     Latency and initiation interval depend on the vector lengths (see :func:`softmax_cycles`): the
-    first output of a vector comes after its last input; elements are taken and written at one per
-    cycle within a vector. Attributes ``ports`` (:func:`softmax_ports`), ``latency`` and
+    first output of a vector comes after its last input (after the fill, [sum,] reciprocal and
+    the write pipeline's EXP_STAGES + SCALE_STAGES stages); elements are taken and written at one
+    per cycle within a vector. Attributes ``ports`` (:func:`softmax_ports`), ``latency`` and
     ``initiation_interval`` (both None) describe the interface for the manifest.
     """
 
@@ -284,9 +307,17 @@ FILL, CLOSE, SETTLE, HANDOFF, OVERFLOW, ERROR = range(1, 7)
 #: Sum engine (three_pass).
 S_IDLE, S_RUN = range(1, 3)
 #: Reciprocal engine.
-R_IDLE, R_NORMALIZE, R_WAIT, R_DONE = range(1, 5)
+R_IDLE, R_NORMALIZE, R_START, R_WAIT, R_DONE = range(1, 6)
 #: Write engine.
 W_IDLE, W_WRITE, W_ERROR_DRAIN, W_ERROR_PASS = range(1, 5)
+
+
+def _valid_chain(m, valid, stages, enable, name):
+    """``valid`` and its copies delayed by 1 .. ``stages`` enabled cycles (reset to 0)."""
+    chain = [valid]
+    for n in range(stages):
+        chain.append(delay_line(m, chain[-1], 1, enable, f"{name}{n + 1}", reset_less=False))
+    return chain
 
 
 class _SoftmaxBuild:
@@ -358,6 +389,7 @@ class _SoftmaxBuild:
         self.fill_max = Signal(signed(self.W))           # three_pass, online
         self.fill_sum = Signal(self.SW)                  # online: D; two_pass_extexp: S
         self.fill_exp = Signal(signed(self.exp_n_width))  # two_pass_extexp: N
+        self.fill_busy = Signal()    # an element is before the sum's last stage (not three_pass)
 
         m.d.comb += [
             write.addr.eq(self._region_base(fill_region) + fill_count),
@@ -382,11 +414,12 @@ class _SoftmaxBuild:
             with m.If(i.valid & (fill_count == ML)):
                 m.d.sync += fill_state.eq(OVERFLOW)
         with m.Elif(fill_state == CLOSE):
-            # The last element is in x_reg; online and two_pass_extexp add it to the sum one
-            # cycle later (SETTLE).
+            # The last element is in x_reg; online and two_pass_extexp add it to the sum at the
+            # end of the Exp2 pipeline (SETTLE waits for it).
             m.d.sync += fill_state.eq(HANDOFF if self.alg == "three_pass" else SETTLE)
         with m.Elif(fill_state == SETTLE):
-            m.d.sync += fill_state.eq(HANDOFF)
+            with m.If(~self.fill_busy):
+                m.d.sync += fill_state.eq(HANDOFF)
         with m.Elif(fill_state == HANDOFF):
             with m.If(self.next_idle):
                 m.d.comb += self.handoff.eq(1)
@@ -417,73 +450,101 @@ class _SoftmaxBuild:
         m, alg, P, SW = self.m, self.alg, self.P, self.SW
         x_reg, fill_max = self.x_reg, self.fill_max
         fill_sum, fill_exp = self.fill_sum, self.fill_exp
-        # online and two_pass_extexp update their sums in a second stage (``acc_*``), so the
-        # exponential and the rescaling multiply / alignment shift are in different cycles. The
-        # first stage keeps the running max (exponent) current for the next element; the sum
-        # stage sees each element one cycle later, in order.
+        # online and two_pass_extexp compute each element's exponential in the Exp2 pipeline and
+        # update their sums at its end (``acc_*``), so the exponential, the rescaling multiply and
+        # the alignment shift are in different cycles. The x_reg stage keeps the running max
+        # current for the next element (online); the sum stage sees each element EXP2_LATENCY + 1
+        # cycles later, in order.
         acc_valid = Signal()
         acc_first = Signal()
         acc_up = Signal()            # online: new maximum; two_pass_extexp: larger exponent
         acc_e = Signal(P + 1)        # online: e; two_pass_extexp: v
         acc_shift = Signal(self.exp_n_width + 1)   # two_pass_extexp: |n - N|
-        if alg != "three_pass":
-            m.submodules.fill_exp2 = fill_exp2 = Exp2(widths=self.w, u_width=self.u_width)
-            m.d.sync += [acc_valid.eq(self.x_reg_valid), acc_first.eq(self.x_reg_first)]
-        with m.If(self.x_reg_valid):
-            if alg == "three_pass":
-                with m.If(self.x_reg_first | (x_reg > fill_max)):
-                    m.d.sync += fill_max.eq(x_reg)
-            elif alg == "online":
-                new_max = x_reg > fill_max
-                m.d.comb += fill_exp2.u.eq(Mux(new_max, fill_max - x_reg, x_reg - fill_max))
-                shift = Signal(self.exp_n_width)
-                m.d.comb += shift.eq(-fill_exp2.n)
-                m.d.sync += [acc_up.eq(new_max), acc_e.eq(rshift_round(fill_exp2.v, shift, P + 1))]
-                with m.If(self.x_reg_first | new_max):
-                    m.d.sync += fill_max.eq(x_reg)
-            else:
-                m.d.comb += fill_exp2.u.eq(x_reg)
-                n = fill_exp2.n
-                up = Signal(self.exp_n_width + 1)
-                down = Signal(self.exp_n_width + 1)
-                m.d.comb += [up.eq(n - fill_exp), down.eq(fill_exp - n)]
-                larger = n > fill_exp
-                m.d.sync += [acc_up.eq(larger), acc_e.eq(fill_exp2.v),
-                             acc_shift.eq(Mux(larger, up, down))]
-                with m.If(self.x_reg_first | larger):
-                    m.d.sync += fill_exp.eq(n)
-        with m.If(acc_valid):
-            if alg == "online":
-                with m.If(acc_first):
-                    m.d.sync += fill_sum.eq(1 << P)
-                with m.Elif(acc_up):
-                    # A new maximum rescales the sum by exp(old max - new max) and adds exp(0) = 1.
-                    rescaled = (fill_sum * acc_e + (1 << (P - 1))) >> P
-                    m.d.sync += fill_sum.eq(rescaled + (1 << P))
+        if alg == "three_pass":
+            with m.If(self.x_reg_valid & (self.x_reg_first | (x_reg > fill_max))):
+                m.d.sync += fill_max.eq(x_reg)
+            return
+        m.submodules.fill_exp2 = fill_exp2 = Exp2(widths=self.w, u_width=self.u_width)
+        # two_pass_extexp takes the exponential of the input itself: the Exp2's input register
+        # loads it beside x_reg (one stage less), and the sum has one more stage (``add_*``).
+        extexp = alg == "two_pass_extexp"
+        stages = EXP2_LATENCY - 1 if extexp else EXP2_LATENCY
+        valid = _valid_chain(m, self.x_reg_valid, stages, None, "fill_valid")
+        first = delay_line(m, self.x_reg_first, stages, None, "fill_first")
+        m.d.sync += [acc_valid.eq(valid[-1]), acc_first.eq(first)]
+        # The last element is in the sum's last stage at the latest when the stages before it
+        # are empty.
+        m.d.comb += self.fill_busy.eq(Cat(*valid[1:], acc_valid if extexp else 0).any())
+        if alg == "online":
+            new_max = x_reg > fill_max
+            m.d.comb += fill_exp2.u.eq(Mux(new_max, fill_max - x_reg, x_reg - fill_max))
+            with m.If(self.x_reg_valid & (self.x_reg_first | new_max)):
+                m.d.sync += fill_max.eq(x_reg)
+            shift = Signal(self.exp_n_width)
+            m.d.comb += shift.eq(-fill_exp2.n)
+            m.d.sync += [acc_up.eq(delay_line(m, new_max, EXP2_LATENCY, None, "fill_up")),
+                         acc_e.eq(rshift_round(fill_exp2.v, shift, P + 1))]
+        else:
+            m.d.comb += fill_exp2.u.eq(self.i.payload.x)
+            n = fill_exp2.n
+            up = Signal(self.exp_n_width + 1)
+            down = Signal(self.exp_n_width + 1)
+            m.d.comb += [up.eq(n - fill_exp), down.eq(fill_exp - n)]
+            larger = n > fill_exp
+            m.d.sync += [acc_up.eq(larger), acc_e.eq(fill_exp2.v),
+                         acc_shift.eq(Mux(larger, up, down))]
+            with m.If(valid[-1] & (first | larger)):
+                m.d.sync += fill_exp.eq(n)
+        if alg == "online":
+            with m.If(acc_valid & acc_first):
+                m.d.sync += fill_sum.eq(1 << P)
+            with m.Elif(acc_valid & acc_up):
+                # A new maximum rescales the sum by exp(old max - new max) and adds exp(0) = 1:
+                # round(D * e / 2^P) + 2^P, with both constants in one addition.
+                rescaled = (fill_sum * acc_e + ((1 << (P - 1)) + (1 << (2 * P)))) >> P
+                m.d.sync += fill_sum.eq(rescaled)
+            with m.Elif(acc_valid):
+                m.d.sync += fill_sum.eq(fill_sum + acc_e)
+        else:
+            # The addend is prepared a stage ahead, so the sum's loop holds one shifter and one
+            # adder: S = v (first); S + round(v / 2^s) (smaller exponent); for a larger exponent
+            # (s >= 1) round(S / 2^s) + v = ((S >> (s - 1)) + 2v + 1) >> 1, the shift clamped to
+            # SW (S >> SW = 0, as the exact formula).
+            add_valid, add_first, add_up = Signal(), Signal(), Signal()
+            addend = Signal(P + 2)
+            amount = Signal(range(SW + 1))
+            m.d.sync += [
+                add_valid.eq(acc_valid), add_first.eq(acc_first), add_up.eq(acc_up),
+                addend.eq(Mux(acc_first, acc_e,
+                              Mux(acc_up, Cat(Const(1, 1), acc_e),
+                                  rshift_round(acc_e, acc_shift, P + 1)))),
+                amount.eq(Mux(acc_shift > SW, SW, acc_shift - 1)),
+            ]
+            with m.If(add_valid):
+                with m.If(add_first | ~add_up):
+                    m.d.sync += fill_sum.eq(Mux(add_first, 0, fill_sum) + addend)
                 with m.Else():
-                    m.d.sync += fill_sum.eq(fill_sum + acc_e)
-            elif alg == "two_pass_extexp":
-                with m.If(acc_first):
-                    m.d.sync += fill_sum.eq(acc_e)
-                with m.Elif(acc_up):
-                    m.d.sync += fill_sum.eq(rshift_round(fill_sum, acc_shift, SW) + acc_e)
-                with m.Else():
-                    m.d.sync += fill_sum.eq(fill_sum + rshift_round(acc_e, acc_shift, P + 1))
+                    m.d.sync += fill_sum.eq(((fill_sum >> amount) + addend) >> 1)
 
-    def _element_exp(self, exp2, x, vec_max, vec_exp):
-        """exp of a buffered element relative to its vector's max (or exponent), P + 1 bits."""
+    def _element_exp(self, exp2, x, vec_max, vec_exp, enable):
+        """exp of a buffered element relative to its vector's max (or exponent), P + 1 bits, in a
+        register :data:`EXP_STAGES` enabled cycles (``enable``; None: every cycle) after ``x``."""
         m, P = self.m, self.P
+        if enable is not None:
+            m.d.comb += exp2.en.eq(enable)
         if self.alg == "two_pass_extexp":
             m.d.comb += exp2.u.eq(x)
             shift = Signal(self.exp_n_width + 1)
-            m.d.comb += shift.eq(vec_exp - exp2.n)
+            m.d.comb += shift.eq(delay_line(m, vec_exp, EXP2_LATENCY, enable, "vec_exp") - exp2.n)
         else:
             m.d.comb += exp2.u.eq(x - vec_max)
             shift = Signal(self.exp_n_width)
             m.d.comb += shift.eq(-exp2.n)
+        # e <= 2^P fits P + 1 bits (the rounding's carry bit is always 0); a wider register
+        # makes the scaling multiplier wider (iCE40: +700 LUT4).
         e = Signal(P + 1)
         m.d.comb += e.eq(rshift_round(exp2.v, shift, P + 1))
-        return e
+        return delay_line(m, e, 1, enable, "exp")
 
     def write_registers(self):
         """Write engine's vector registers and Exp2, first: the one-region sum pass borrows them."""
@@ -518,22 +579,31 @@ class _SoftmaxBuild:
         sum_index = Signal(range(ML + 1))
         self.sum_total = sum_total = Signal(SW)
         self.sum_pending = sum_pending = Signal()      # an element was read last cycle
+        # The sum pass may read (shared port and Exp2: once the write pipeline is out of them).
+        self.sum_owns = Signal()
         with m.If(sum_state == S_IDLE):
             m.d.comb += self.next_idle.eq(1)
-        sum_issue = (sum_state == S_RUN) & (sum_index != sum_length)
+        sum_issue = self.sum_owns & (sum_index != sum_length)
         self.sum_addr = self._region_base(sum_region) + sum_index
         if self.separate_sum:
             m.submodules.sum_exp2 = sum_exp2 = Exp2(widths=self.w, u_width=self.u_width)
-            m.d.comb += [self.sum_read.addr.eq(self.sum_addr), self.sum_read.en.eq(1)]
-            self.sum_e = self._element_exp(sum_exp2, self.sum_read.data, sum_max, 0)
+            m.d.comb += [self.sum_read.addr.eq(self.sum_addr), self.sum_read.en.eq(1),
+                         self.sum_owns.eq(sum_state == S_RUN)]
+            self.sum_e = self._element_exp(sum_exp2, self.sum_read.data, sum_max, 0, None)
+            self.sum_enable = None
+        else:
+            self.sum_enable = Signal()      # the shared Exp2's enable, set by the write stage
         m.d.sync += sum_pending.eq(sum_issue)
+        # Elements on their way from the read port to the sum (the last one is being added).
+        self.sum_chain = _valid_chain(m, sum_pending, EXP_STAGES, self.sum_enable, "sum_valid")
         with m.If(sum_issue):
             m.d.sync += sum_index.eq(sum_index + 1)
         with m.If(sum_state == S_RUN):
             # The sum is complete once the last read element has been added; the vector
             # moves on as soon as the reciprocal engine is free, and this engine can take
             # the next vector in the same cycle.
-            with m.If((sum_index == sum_length) & ~sum_pending & self.recip_idle):
+            with m.If((sum_index == sum_length) & ~Cat(*self.sum_chain).any() &
+                      self.recip_idle):
                 m.d.comb += [self.recip_take.eq(1), self.next_idle.eq(1)]
                 m.d.sync += sum_state.eq(S_IDLE)
         with m.If(self.handoff):
@@ -548,15 +618,13 @@ class _SoftmaxBuild:
         m, w, SW, B, Q = self.m, self.w, self.SW, self.B, self.Q
         m.submodules.reciprocal = self.recip = recip = Reciprocal(widths=w)
         recip_total = self.recip_total
-        # Leading one of the sum (the last assignment wins: the highest set bit).
-        lead_comb = Signal(range(SW))
-        for bit in range(SW):
-            with m.If(recip_total[bit]):
-                m.d.comb += lead_comb.eq(bit)
+        # Leading one of the sum (a log-depth tree), registered before the normalizing shift.
+        lead_comb = one_position_tree(m, recip_total, highest=True, name="sum_lead")
+        lead = Signal(range(SW))
         norm_shift = Signal(range(B + 1))
-        m.d.comb += [norm_shift.eq(B - lead_comb), recip.m.eq(recip_total << norm_shift)]
+        m.d.comb += [norm_shift.eq(B - lead), recip.m.eq(recip_total << norm_shift)]
         self.recip_shift_m1 = recip_shift_m1 = Signal(range(Q + SW))
-        recip_state = Signal(range(1, 5), init=R_IDLE)
+        recip_state = Signal(range(1, 6), init=R_IDLE)
         m.d.comb += self.recip_idle.eq(recip_state == R_IDLE)
         with m.If(recip_state == R_IDLE):
             with m.If(self.recip_take):
@@ -566,9 +634,10 @@ class _SoftmaxBuild:
                              self.recip_max.eq(src["max"]), self.recip_exp.eq(src["exp"]),
                              recip_total.eq(src["total"]), recip_state.eq(R_NORMALIZE)]
         with m.Elif(recip_state == R_NORMALIZE):
+            m.d.sync += [lead.eq(lead_comb), recip_state.eq(R_START)]
+        with m.Elif(recip_state == R_START):
             m.d.comb += recip.start.eq(1)
-            m.d.sync += [recip_shift_m1.eq(Q + lead_comb - w.out_frac - 1),
-                         recip_state.eq(R_WAIT)]
+            m.d.sync += [recip_shift_m1.eq(Q + lead - w.out_frac - 1), recip_state.eq(R_WAIT)]
         with m.Elif(recip_state == R_WAIT):
             with m.If(recip.done):
                 m.d.sync += recip_state.eq(R_DONE)
@@ -595,16 +664,24 @@ class _SoftmaxBuild:
             read.addr.eq(self._region_base(self.write_region) + write_index),
             read.en.eq(advance),
         ]
-        self.write_e = write_e = self._element_exp(self.write_exp2, read.data, self.write_max,
-                                                   self.write_exp)
+        # The exponential's stages move with the output (``advance``); the one-region sum pass
+        # borrows the port and the Exp2 once no written element is left in them.
+        self.exp_enable = exp_enable = Signal()
+        m.d.comb += exp_enable.eq(advance)
+        self.write_chain = _valid_chain(m, stage_valid, EXP_STAGES, exp_enable, "write_valid")
         if self.alg == "three_pass" and not self.separate_sum:
-            # One vector at a time: the sum pass borrows the write engine's port and Exp2.
-            with m.If(self.sum_state == S_RUN):
+            with m.If((self.sum_state == S_RUN) & ~Cat(*self.write_chain).any()):
+                m.d.comb += [self.sum_owns.eq(1), exp_enable.eq(1)]
+            m.d.comb += self.sum_enable.eq(exp_enable)
+        self.write_e = self._element_exp(self.write_exp2, read.data, self.write_max,
+                                         self.write_exp, exp_enable)
+        if self.alg == "three_pass" and not self.separate_sum:
+            with m.If(self.sum_owns):
                 m.d.comb += [read.addr.eq(self.sum_addr), read.en.eq(1),
                              self.write_exp2.u.eq(read.data - self.sum_max)]
-            self.sum_e = write_e
+            self.sum_e = self.write_e
         if self.alg == "three_pass":
-            with m.If(self.sum_pending):
+            with m.If(self.sum_chain[-1]):
                 m.d.sync += self.sum_total.eq(self.sum_total + self.sum_e)
 
         with m.If(self.pass_through):
@@ -620,36 +697,32 @@ class _SoftmaxBuild:
             ]
 
     def scale_and_output(self):
-        """Scales the exp by the reciprocal, rounds and saturates into the output register."""
-        m, o, w, P, Q, SW = self.m, self.o, self.w, self.P, self.Q, self.SW
-        advance = self.advance
-        # A second stage between the exponential and the scaling multiply: without it the path
-        # from the buffer's read port through the table, the interpolation and the scaling
-        # multiply is one cycle (14.5 MHz on ECP5). The stage carries its vector's reciprocal and
-        # shift, so the write engine can still hand over as the last element enters it.
-        scale_valid = Signal()
-        scale_error = Signal()
-        scale_last = Signal()
-        scale_e = Signal(P + 1)
-        scale_recip = Signal(Q + 2)
-        scale_shift_m1 = Signal(range(Q + SW))
-        with m.If(advance):
-            m.d.sync += [
-                scale_valid.eq(self.stage_valid), scale_error.eq(self.stage_error),
-                scale_last.eq(self.stage_last), scale_e.eq(self.write_e),
-                scale_recip.eq(self.write_recip), scale_shift_m1.eq(self.write_shift_m1),
-            ]
-
-        product = scale_e * scale_recip
-        scaled = ((product + (Const(1, 1) << scale_shift_m1)) >> scale_shift_m1) >> 1
+        """Scales the exp by the reciprocal, shifts, rounds and saturates into the output register."""
+        m, o, w = self.m, self.o, self.w
+        advance, exp_enable = self.advance, self.exp_enable
+        # Each element carries its vector's reciprocal and shift (the write engine may take the
+        # next vector as soon as the last element has left the read stage). Three stages after
+        # the exponential, one multiply or one shifter each: the product; the shift
+        # p >> (s - 1) (as round(p / 2^s) = ((p >> (s - 1)) + 1) >> 1); rounding and saturation.
+        flags = [delay_line(m, flag, EXP_STAGES, exp_enable, name)
+                 for flag, name in ((self.stage_error, "e_error"), (self.stage_last, "e_last"))]
+        recip = delay_line(m, self.write_recip, EXP_STAGES, exp_enable, "e_recip")
+        shift_m1 = delay_line(m, self.write_shift_m1, EXP_STAGES, exp_enable, "e_shift_m1")
+        valid = _valid_chain(m, self.write_chain[-1], SCALE_STAGES - 1, advance, "scale_valid")
+        error, last = (delay_line(m, flag, SCALE_STAGES - 1, advance, f"scale_{name}")
+                       for flag, name in zip(flags, ("error", "last")))
+        product = delay_line(m, self.write_e * recip, 1, advance, "scale_product")
+        shifted = delay_line(m, product >> delay_line(m, shift_m1, 1, advance, "scale_shift_m1"), 1,
+                         advance, "scale_shifted")
+        scaled = (shifted + 1) >> 1
         largest = (1 << (w.out_int + w.out_frac)) - 1
         y = Mux(scaled > largest, largest, scaled)
         with m.If(advance):
             m.d.sync += [
-                o.valid.eq(scale_valid),
-                o.payload.y.eq(Mux(scale_error, 0, y)),
-                o.payload.last.eq(scale_last),
-                o.payload.error.eq(scale_error),
+                o.valid.eq(valid[-1]),
+                o.payload.y.eq(Mux(error, 0, y)),
+                o.payload.last.eq(last),
+                o.payload.error.eq(error),
             ]
 
     def write_control(self):

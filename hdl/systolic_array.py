@@ -32,7 +32,7 @@ from .int_mac import ACCUMULATORS, REDUCTIONS, IntMACCore, product_sum
 from .numbers import acc_format
 from .ports import Field, Ports, Stream, flag, shape_of
 
-__all__ = ["OutputStationaryArray", "WeightStationaryArray", "output_stationary_ports",
+__all__ = ["delay_line", "OutputStationaryArray", "WeightStationaryArray", "output_stationary_ports",
            "weight_stationary_ports", "DATAFLOWS", "DRAINS"]
 
 DATAFLOWS = ("output_stationary", "weight_stationary")
@@ -84,7 +84,7 @@ def _check(rows, cols, reduction, accumulator):
     require_choice("accumulator", accumulator, ACCUMULATORS)
 
 
-def _delay(m, value, stages, enable, name, reset_less=True):
+def delay_line(m, value, stages, enable, name, reset_less=True):
     """``value`` delayed by ``stages`` enabled cycles (every cycle when ``enable`` is None)."""
     for n in range(stages):
         r = Signal(value.shape(), name=f"{name}_d{n}", reset_less=reset_less)
@@ -208,10 +208,10 @@ class OutputStationaryArray(_SystolicArray):
         m.d.comb += [valid_in.eq(accept), last_in.eq(accept & self.i.payload.last)]
         row_a, row_valid, row_last = [], [], []
         for r in range(R):
-            row_a.append(_delay(m, self.i.payload.a[r], r, advance, f"skew_a{r}"))
-            row_valid.append(_delay(m, valid_in, r, advance, f"skew_valid{r}", reset_less=False))
-            row_last.append(_delay(m, last_in, r, advance, f"skew_last{r}", reset_less=False))
-        col_b = [_delay(m, self.i.payload.b[c], c, advance, f"skew_b{c}") for c in range(C)]
+            row_a.append(delay_line(m, self.i.payload.a[r], r, advance, f"skew_a{r}"))
+            row_valid.append(delay_line(m, valid_in, r, advance, f"skew_valid{r}", reset_less=False))
+            row_last.append(delay_line(m, last_in, r, advance, f"skew_last{r}", reset_less=False))
+        col_b = [delay_line(m, self.i.payload.b[c], c, advance, f"skew_b{c}") for c in range(C)]
 
         results = [[None] * C for _ in range(R)]
         row_done = [None] * R
@@ -231,11 +231,11 @@ class OutputStationaryArray(_SystolicArray):
                     row_done[r] = core.result_valid
                     continue
                 # Operands move one PE to the right per cycle (control bits with a).
-                a_here = _delay(m, a_here, 1, advance, f"pe_{r}_{c}_a")
-                valid_here = _delay(m, valid_here, 1, advance, f"pe_{r}_{c}_valid", False)
-                last_here = _delay(m, last_here, 1, advance, f"pe_{r}_{c}_last", False)
+                a_here = delay_line(m, a_here, 1, advance, f"pe_{r}_{c}_a")
+                valid_here = delay_line(m, valid_here, 1, advance, f"pe_{r}_{c}_valid", False)
+                last_here = delay_line(m, last_here, 1, advance, f"pe_{r}_{c}_last", False)
             if r < R - 1:
-                b_here = [_delay(m, b_here[c], 1, advance, f"pe_{r}_{c}_b") for c in range(C)]
+                b_here = [delay_line(m, b_here[c], 1, advance, f"pe_{r}_{c}_b") for c in range(C)]
 
         # Row r of a tile completes in column C-1 one cycle after row r-1: at most one row
         # is complete at a time (tile spacing), so an AND-OR selects the outgoing row.
@@ -289,8 +289,8 @@ class OutputStationaryArray(_SystolicArray):
         for r in range(R):
             a_in = Signal(shape_of(self.a_format), name=f"a_in{r}")
             m.d.comb += a_in.eq(Mux(accept, self.i.payload.a[r], 0))
-            a_rows.append(_delay(m, a_in, r, None, f"skew_a{r}", reset_less=False))
-        b_here = [_delay(m, self.i.payload.b[c], c, None, f"skew_b{c}") for c in range(C)]
+            a_rows.append(delay_line(m, a_in, r, None, f"skew_a{r}", reset_less=False))
+        b_here = [delay_line(m, self.i.payload.b[c], c, None, f"skew_b{c}") for c in range(C)]
 
         n_acc = 2 if carry_save else 1
         accs = [[[Signal(W, name=f"pe_{r}_{c}_acc{n}") for n in range(n_acc)]
@@ -317,9 +317,9 @@ class OutputStationaryArray(_SystolicArray):
                 with m.Else():
                     m.d.sync += [acc.eq(v) for acc, v in zip(accs[r][c], out)]
                 if c < C - 1:
-                    a_here = _delay(m, a_here, 1, None, f"pe_{r}_{c}_a", reset_less=False)
+                    a_here = delay_line(m, a_here, 1, None, f"pe_{r}_{c}_a", reset_less=False)
             if r < R - 1:
-                b_here = [_delay(m, b_here[c], 1, None, f"pe_{r}_{c}_b") for c in range(C)]
+                b_here = [delay_line(m, b_here[c], 1, None, f"pe_{r}_{c}_b") for c in range(C)]
 
         # Row 0 is the outgoing row (with carry-save sums, one adder per grid column).
         for c in range(C):
@@ -427,9 +427,9 @@ class WeightStationaryArray(_SystolicArray):
 
         psum_above = [[] for _ in range(C)]       # (value, signed) addends from the PE above
         for r in range(R):
-            x_here = _delay(m, self.x.payload.x[r], r, advance, f"skew_x{r}")
-            sel_here = _delay(m, bank_sel, r, advance, f"skew_sel{r}")
-            valid_here = _delay(m, x_accept, r, advance, f"skew_valid{r}", False) \
+            x_here = delay_line(m, self.x.payload.x[r], r, advance, f"skew_x{r}")
+            sel_here = delay_line(m, bank_sel, r, advance, f"skew_sel{r}")
+            valid_here = delay_line(m, x_accept, r, advance, f"skew_valid{r}", False) \
                 if r == R - 1 else None
             for c in range(C):
                 weight = Signal(shape_of(self.b_format), name=f"pe_{r}_{c}_w")
@@ -450,12 +450,12 @@ class WeightStationaryArray(_SystolicArray):
                     # The vector's valid bit reaches the last PE with it; one more register
                     # aligns it with that PE's partial sum (and the de-skewed row).
                     m.d.comb += self.y.valid.eq(
-                        _delay(m, valid_here, 1, advance, "bottom_valid", False))
+                        delay_line(m, valid_here, 1, advance, "bottom_valid", False))
                 if c < C - 1:
-                    x_here = _delay(m, x_here, 1, advance, f"pe_{r}_{c}_x")
-                    sel_here = _delay(m, sel_here, 1, advance, f"pe_{r}_{c}_sel")
+                    x_here = delay_line(m, x_here, 1, advance, f"pe_{r}_{c}_x")
+                    sel_here = delay_line(m, sel_here, 1, advance, f"pe_{r}_{c}_sel")
                     if valid_here is not None:
-                        valid_here = _delay(m, valid_here, 1, advance, f"pe_{r}_{c}_valid",
+                        valid_here = delay_line(m, valid_here, 1, advance, f"pe_{r}_{c}_valid",
                                             False)
 
         # One carry-propagate adder per column (carry-save), then de-skew.
@@ -464,5 +464,5 @@ class WeightStationaryArray(_SystolicArray):
             column_sum = Signal(W, name=f"column{c}_sum")
             m.d.comb += column_sum.eq((rows_in[0] + rows_in[1])[:W] if carry_save else rows_in[0])
             m.d.comb += self.y.payload.y[c].eq(
-                _delay(m, column_sum, C - 1 - c, advance, f"deskew{c}"))
+                delay_line(m, column_sum, C - 1 - c, advance, f"deskew{c}"))
         return m

@@ -10,7 +10,7 @@ from sim.golden.softmax import softmax_stream
 from . import accepted_cycles, field_codes, make_stimulus
 
 __all__ = ["random_vector", "adversarial_vectors", "softmax_vectors", "softmax_stimulus",
-           "flatten", "golden_streams"]
+           "flatten", "golden_streams", "measure_vector_period", "measure_first_output"]
 
 
 def random_vector(fmt, rng: np.random.Generator, length: int, kind: str) -> np.ndarray:
@@ -106,3 +106,35 @@ def measure_vector_period(params: dict, length: int, vectors: int = 10) -> int:
     x, last = flatten([np.zeros(length, dtype=np.int64)] * vectors)
     accepted = accepted_cycles(dut, {"x": x, "last": last}, limit_per_beat=8 * length)
     return accepted[-length] - accepted[-2 * length]
+
+
+def measure_first_output(params: dict, length: int) -> int:
+    """Cycles from the first accepted element of one vector of ``length`` (into an idle unit,
+    offered back to back) to its first output beat, with the output always ready (Amaranth
+    simulator), for resolved ``softmax`` parameters."""
+    from amaranth.sim import Simulator
+
+    dut = Softmax(widths=softmax_widths(params), max_length=params["max_length"],
+                  algorithm=params["algorithm"], double_buffer=params["double_buffer"])
+    result = []
+
+    async def bench(ctx):
+        ctx.set(dut.o.ready, 1)
+        accepted = []
+        for cycle in range(16 * length + 200):
+            offering = len(accepted) < length
+            ctx.set(dut.i.valid, offering)
+            ctx.set(dut.i.payload.last, len(accepted) == length - 1)
+            _, _, ready, out_valid = await ctx.tick().sample(dut.i.ready, dut.o.valid)
+            if offering and ready:
+                accepted.append(cycle)
+            if out_valid:
+                result.append(cycle - accepted[0])
+                return
+        raise RuntimeError("softmax: no output beat")
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-8)
+    sim.add_testbench(bench)
+    sim.run()
+    return result[0]
