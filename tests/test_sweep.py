@@ -252,7 +252,8 @@ def test_report_pareto_writes_the_plot(tmp_path, capsys):
 
     out = tmp_path / "pareto"
     assert main(["report", "pareto", "--questions", "product-error", "--macs", "2",
-                 "--designs", "fp_mac fp4*", "--samples", "2000", "--out", str(out),
+                 "--designs", "fp_mac fp4*exact", "--designs", "fp_mac fp4*lmul",
+                 "--samples", "2000", "--out", str(out),
                  "--cache", str(tmp_path / "cache")]) == 0
     text = capsys.readouterr().out
     png = out / "area_vs_product_error.png"

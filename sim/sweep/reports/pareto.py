@@ -8,9 +8,9 @@ without DSP) and the Pareto front marked (no other design is both smaller and be
   bf16 exact and L-Mul, ``mx_dot`` mxfp8, ``bitserial_mac`` 4 bits per cycle at 8-bit weights,
   ``scalable_mac`` in mode w8, ``systolic_array`` 2 x N/2) against the ECP5 Fmax (no DSP, out
   of context, every port registered);
-* ``area_vs_product_error.png`` -- ``fp_mac`` for each format, exact and L-Mul products, at
-  ``--macs`` lanes, against the mean relative error of its products on Gaussian N(0, 1)
-  operands against the unquantized real products (golden model);
+* ``area_vs_product_error.png`` -- ``fp_mac`` for each format, exact, L-Mul and L-Mul
+  flush-to-zero products, at ``--macs`` lanes, against the mean relative error of its products
+  on Gaussian N(0, 1) operands against the unquantized real products (golden model);
 * ``area_vs_softmax_error.png`` -- the softmax configurations of ``peforge report softmax
   --quick`` (one element per cycle each) against their max error vs float64 softmax.
 
@@ -41,9 +41,9 @@ PLOTS = {
              "joins the Pareto front (no design both smaller and faster)."),
     "product-error": ("area_vs_product_error.png", ("product-error", "mean_rel_error"),
                       "mean relative product error vs real product", False,
-                      "fp_mac at {macs} lanes, every format with exact and L-Mul products: area "
-                      "against the mean relative error of a product (Gaussian operands); the "
-                      "line joins the Pareto front."),
+                      "fp_mac at {macs} lanes, every format with exact, L-Mul and L-Mul "
+                      "flush-to-zero products: area against the mean relative error of a "
+                      "product (Gaussian operands); the line joins the Pareto front."),
     "softmax-error": ("area_vs_softmax_error.png", ("accuracy", "max_err_lsb"),
                       "max error vs float64 softmax (output LSB)", False,
                       "softmax q8.8 -> uq0.8 configurations (one element per cycle): area "
@@ -127,7 +127,7 @@ def plan(args) -> Sweep:
             add(label, generator, params, [steps.fmax(False)], "fmax")
     if "product-error" in args.questions:
         for fmt in FP_FORMATS:
-            for mul in ("exact", "lmul"):
+            for mul in ("exact", "lmul", "lmul_ftz"):
                 add(f"fp_mac {fmt} {mul}", "fp_mac", _fp(fmt, mul, n),
                     [steps.measure("product-error", product_error_step,
                                    code=("sim.golden.fp_mac", "hdl.formats"),
