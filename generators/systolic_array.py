@@ -38,11 +38,17 @@ class SystolicArrayGenerator(Generator):
         ChoiceParam("drain", default="overlap", choices=DRAINS,
                     help="output-stationary only: how results leave. overlap: through a result "
                          "register per PE, while the next tile enters (row r leaves C + r "
-                         "cycles after 'last'; one beat per cycle for tiles of K >= max(R, C) "
+                         "+ pipeline_stages cycles after 'last'; one beat per cycle for tiles of K >= max(R, C) "
                          "beats, else one tile per max(R, C) cycles); shift: through the "
                          "accumulators themselves, shifted up one row per output beat, no "
                          "second register set (row r leaves R + C - 1 + r cycles after 'last'; "
                          "the next tile waits: a tile of K beats takes K + 2R + C - 3 cycles)"),
+        IntParam("pipeline_stages", default=0, min=0, max=3,
+                 help="output-stationary with drain overlap only, for Fmax: registers "
+                      "around each PE's multiplier. 1, 2: between multiplier and accumulator "
+                      "(with 2, one can sit beside an ECP5 DSP block, one beside the adder); "
+                      "3: as 2 plus the PE's own copy of its operands in front of the "
+                      "multiplier. Every result row leaves that many cycles later"),
         REDUCTION_PARAM,
         ACCUMULATOR_PARAM,
     )
@@ -52,6 +58,10 @@ class SystolicArrayGenerator(Generator):
         if params["dataflow"] != "output_stationary" and params["drain"] != "overlap":
             raise ParamError(f"--drain: {params['drain']!r} is only for --dataflow "
                              f"output_stationary; allowed: overlap")
+        if params["pipeline_stages"] and (params["dataflow"] != "output_stationary"
+                                          or params["drain"] != "overlap"):
+            raise ParamError(f"--pipeline-stages: {params['pipeline_stages']} is only for "
+                             f"--dataflow output_stationary with --drain overlap; allowed: 0")
         if params["dataflow"] == "output_stationary":
             # Each PE adds one product a[r] * b[c] per beat and accumulates over the tile.
             return derive_acc_width(params, dot_product_range(fa, fb, 1),
@@ -66,12 +76,14 @@ class SystolicArrayGenerator(Generator):
                       acc_signed=acc_is_signed(params["a_format"], params["b_format"]),
                       reduction=params["reduction"], accumulator=params["accumulator"])
         if params["dataflow"] == "output_stationary":
-            return OutputStationaryArray(drain=params["drain"], **common)
+            return OutputStationaryArray(drain=params["drain"],
+                                         pipeline_stages=params["pipeline_stages"], **common)
         return WeightStationaryArray(**common)
 
     def module_name(self, params):
         # The default drain adds nothing, so that existing names stay.
         drain = "" if params["drain"] == "overlap" else f"_{params['drain']}"
+        pipeline = f"_p{params['pipeline_stages']}" if params["pipeline_stages"] else ""
         return (f"systolic_{_DATAFLOW_TAGS[params['dataflow']]}_{params['rows']}x{params['cols']}"
                 f"_{params['a_format'].name}x{params['b_format'].name}"
-                f"_acc{params['acc_width']}{option_suffix(params)}{drain}")
+                f"_acc{params['acc_width']}{option_suffix(params)}{drain}{pipeline}")

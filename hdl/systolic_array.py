@@ -135,7 +135,8 @@ class OutputStationaryArray(_SystolicArray):
     ``last`` beat waits (``i.ready`` low) until then: tiles with K >= max(R, C) stream at one
     beat per cycle, shorter tiles at one tile per ``max(R, C)`` cycles. ``i.ready`` therefore
     depends on ``i.payload.last`` (never on anything later than the offered beat). Latency: row
-    r leaves ``C + r`` cycles after the tile's ``last`` beat is accepted (at full rate).
+    r leaves ``C + r`` cycles after the tile's ``last`` beat is accepted (at full rate), plus
+    ``pipeline_stages``.
 
     ``drain="shift"``: no second register set and no per-PE control. The results leave through
     the accumulators themselves: when the last PE (R-1, C-1) holds its sum, row 0 of the
@@ -163,14 +164,28 @@ class OutputStationaryArray(_SystolicArray):
         carry-propagate adder per grid column resolves the output row.
     drain : str
         ``"overlap"`` or ``"shift"`` (see above).
+    pipeline_stages : int
+        ``drain="overlap"`` only, 0 to 3: registers around each PE's multiplier, so that no
+        path runs from an operand register through a multiplier into an adder (on ECP5 the
+        DSP multipliers sit in rows of their own, far from the accumulators' carry chains).
+        1 and 2: registers between multiplier and accumulator
+        (:class:`hdl.int_mac.IntMACCore`'s ``pipeline_stages``; with 2, one register can sit
+        beside the DSP block and one beside the adder); 3: as 2, and the PE's own copy of its
+        operands in front of the multiplier. Every output row leaves ``pipeline_stages``
+        cycles later (``C + r + pipeline_stages`` cycles after the tile's ``last``); input
+        timing and results are unchanged.
 
     Latency and initiation interval depend on the tile lengths, so ``latency`` and
     ``initiation_interval`` are None for both drains.
     """
 
-    def __init__(self, *, drain: str = "overlap", **params):
+    def __init__(self, *, drain: str = "overlap", pipeline_stages: int = 0, **params):
         require_choice("drain", drain, DRAINS)
+        if not 0 <= pipeline_stages <= 3 or (pipeline_stages and drain != "overlap"):
+            raise ValueError(f"pipeline_stages must be 0 to 3 (above 0 only with "
+                             f"drain='overlap'), not {pipeline_stages}")
         self.drain = drain
+        self.pipeline_stages = pipeline_stages
         super().__init__(**params)
 
     def _interface(self):
@@ -186,21 +201,29 @@ class OutputStationaryArray(_SystolicArray):
             return self._elaborate_shift()
         m = Module()
         R, C = self.rows, self.cols
+        # Timing: the clock enable of every register in the grid is one gate from flip-flops
+        # (the registered output valid and the output's ready), and nothing between a PE's
+        # result flag and a flip-flop is wider than the output multiplexer: at 16 x 16 a
+        # combinational OR of the row flags feeding the enable and the spacing counter was the
+        # critical path (49.7 MHz on ECP5).
+        out_valid = Signal()
         advance = Signal()
-        m.d.comb += advance.eq(~self.o.valid | self.o.ready)
+        m.d.comb += [self.o.valid.eq(out_valid), advance.eq(~out_valid | self.o.ready)]
 
         # Tile spacing: rows leave one per cycle (R cycles) and a PE's result register is
-        # overwritten by the next tile C cycles after it was written at the earliest.
+        # overwritten by the next tile C cycles after it was written at the earliest. A 'last'
+        # beat may enter max(R, C) enabled cycles after the previous one: a down-counter of the
+        # cycles left, and that it has run out as a flag register of its own.
         spacing = max(R, C)
-        since_last = Signal(range(spacing + 1), init=spacing)
-        last_allowed = since_last >= spacing
+        left = Signal(range(max(spacing, 2)), name="spacing_left")
+        last_allowed = Signal(init=1)
         m.d.comb += self.i.ready.eq(advance & (~self.i.payload.last | last_allowed))
         accept = self.i.valid & self.i.ready
         with m.If(advance):
             with m.If(accept & self.i.payload.last):
-                m.d.sync += since_last.eq(1)
+                m.d.sync += [left.eq(spacing - 1), last_allowed.eq(spacing == 1)]
             with m.Elif(~last_allowed):
-                m.d.sync += since_last.eq(since_last + 1)
+                m.d.sync += [left.eq(left - 1), last_allowed.eq(left == 1)]
 
         # Skew at the edges: row r (and its valid/last) r cycles late, column c c cycles late.
         valid_in = Signal()
@@ -215,20 +238,31 @@ class OutputStationaryArray(_SystolicArray):
 
         results = [[None] * C for _ in range(R)]
         row_done = [None] * R
+        row_finishing = [None] * R      # the 'last' flag entering PE (r, C-1)
         b_here = list(col_b)
         for r in range(R):
             a_here, valid_here, last_here = row_a[r], row_valid[r], row_last[r]
             for c in range(C):
                 core = IntMACCore(a_format=self.a_format, b_format=self.b_format, lanes=1,
                                   acc_width=self.acc_width, acc_signed=self.acc_signed,
+                                  pipeline_stages=min(self.pipeline_stages, 2),
                                   reduction=self.reduction, accumulator=self.accumulator)
                 m.submodules[f"pe_{r}_{c}"] = core
-                m.d.comb += [core.en.eq(advance), core.valid.eq(valid_here),
-                             core.last.eq(last_here), core.a[0].eq(a_here),
-                             core.b[0].eq(b_here[c])]
+                inputs = [valid_here, last_here, a_here, b_here[c]]
+                if self.pipeline_stages == 3:
+                    # The PE's own copy of its operands, which only its multiplier reads, so
+                    # that it can sit beside the DSP block (the operand registers that move
+                    # on also feed the next PE). With a reset, unlike the operand registers
+                    # of the same value, so that synthesis does not merge them into one.
+                    inputs = [delay_line(m, v, 1, advance, f"pe_{r}_{c}_in{n}", False)
+                              for n, v in enumerate(inputs)]
+                m.d.comb += [core.en.eq(advance), core.valid.eq(inputs[0]),
+                             core.last.eq(inputs[1]), core.a[0].eq(inputs[2]),
+                             core.b[0].eq(inputs[3])]
                 results[r][c] = core.result
                 if c == C - 1:
                     row_done[r] = core.result_valid
+                    row_finishing[r] = last_here
                     continue
                 # Operands move one PE to the right per cycle (control bits with a).
                 a_here = delay_line(m, a_here, 1, advance, f"pe_{r}_{c}_a")
@@ -242,10 +276,17 @@ class OutputStationaryArray(_SystolicArray):
         for c in range(C):
             column = [Mux(row_done[r], results[r][c].as_unsigned(), 0) for r in range(R)]
             m.d.comb += self.o.payload.c[c].eq(reduce(or_, column))
-        m.d.comb += [
-            self.o.valid.eq(reduce(or_, row_done)),
-            self.o.payload.last.eq(row_done[R - 1]),
-        ]
+        # The output is valid while a row's result flag is set: the same OR, taken earlier
+        # over the 'last' flags entering column C-1 (a 'last' there is always valid) and
+        # delayed like them through the PEs' pipeline, into a register that follows the
+        # result flags.
+        finishing = Signal()
+        m.d.comb += finishing.eq(reduce(or_, row_finishing))
+        finishing = delay_line(m, finishing, self.pipeline_stages, advance, "finishing",
+                               reset_less=False)
+        with m.If(advance):
+            m.d.sync += out_valid.eq(finishing)
+        m.d.comb += self.o.payload.last.eq(row_done[R - 1])
         return m
 
     def _elaborate_shift(self):

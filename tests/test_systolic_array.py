@@ -32,6 +32,9 @@ CONFIGS = [
     ("os_3x5_int4xuint8_ct", dict(rows=3, cols=5, a_format="int4", b_format="uint8",
                                   reduction="compressor_tree"), ["icarus"], 30),
     ("os_8x8", dict(rows=8, cols=8), ["verilator"], 30),
+    # Registers around each PE's multiplier (rows leave pipeline_stages cycles later).
+    ("os_3x5_p2", dict(rows=3, cols=5, pipeline_stages=2), SIMULATORS, 30),
+    ("os_2x2_ct_cs_p1", dict(_SHARED, pipeline_stages=1), ["icarus"], 30),
     ("ws_2x2_ct_cs", _SHARED, SIMULATORS, 30),
     ("ws_4x3", dict(rows=4, cols=3), SIMULATORS, 30),
     ("ws_4x3_uint4xint8_cs", dict(rows=4, cols=3, a_format="uint4", b_format="int8",
@@ -132,16 +135,27 @@ def test_os_cycle_model_by_hand():
     assert rows.tolist() == [5, 6, 10, 11, 17, 18]
     accepted, rows = os_cycles(dict(rows=1, cols=1, drain="shift"), [True, True, False, True])
     assert accepted.tolist() == [0, 1, 2, 3] and rows.tolist() == [1, 2, 4]
+    # overlap with a pipeline register in the PEs: the same input timing, rows one cycle later.
+    accepted, rows = os_cycles(dict(rows=2, cols=3, drain="overlap", pipeline_stages=1), last)
+    assert accepted.tolist() == [0, 1, 4, 5, 6, 7]
+    assert rows.tolist() == [5, 6, 8, 9, 11, 12]
+
+
+#: (drain, pipeline_stages) of the full-rate timing test.
+TIMING_VARIANTS = [(drain, 0) for drain in DRAINS] + [("overlap", 3)]
 
 
 @pytest.mark.parametrize("simulator", SIMULATORS)
-@pytest.mark.parametrize("drain", DRAINS)
-def test_output_stationary_full_rate_timing(drain, simulator, tmp_path):
+@pytest.mark.parametrize("drain, stages", TIMING_VARIANTS,
+                         ids=[f"{d}-p{p}" for d, p in TIMING_VARIANTS])
+def test_output_stationary_full_rate_timing(drain, stages, simulator, tmp_path):
     """Back to back input and an always-ready output: every beat and row in the cycle that the
     drain's documented timing gives (tiles of K = 1 to 12, many shorter than max(R, C))."""
     params = {"dataflow": "output_stationary", "rows": 3, "cols": 5}
     if drain != "overlap":
         params["drain"] = drain
+    if stages:
+        params["pipeline_stages"] = stages
     design = design_for("systolic_array", **params)
     seed = config_seed(f"os_timing_{drain}")
     a, b, last = os_operands(design.params, np.random.default_rng(seed), 16, k_max=12, short=0.4)
@@ -194,6 +208,10 @@ def test_manifest_streams_and_timing():
     assert (shift.manifest["latency"], shift.manifest["initiation_interval"]) == (None, None)
     assert shift.manifest["params"]["drain"] == "shift"
     assert os_design.manifest["params"]["drain"] == "overlap"
+    piped = design_for("systolic_array", rows=3, cols=5, pipeline_stages=1)
+    assert piped.module == "systolic_os_3x5_int8xint8_acc32_p1"
+    assert piped.manifest["streams"] == os_design.manifest["streams"]
+    assert (piped.manifest["latency"], piped.manifest["initiation_interval"]) == (None, None)
     Draft202012Validator(load_schema()).validate(json.loads(shift.manifest_text()))
 
 
@@ -206,6 +224,13 @@ def test_manifest_streams_and_timing():
     (dict(drain="sideways"), "--drain: 'sideways' is not allowed; allowed: one of overlap, shift"),
     (dict(dataflow="weight_stationary", drain="shift"),
      "--drain: 'shift' is only for --dataflow output_stationary; allowed: overlap"),
+    (dict(pipeline_stages=4), "--pipeline-stages: 4 is not allowed; allowed: integer 0 to 3"),
+    (dict(drain="shift", pipeline_stages=1),
+     "--pipeline-stages: 1 is only for --dataflow output_stationary with --drain overlap; "
+     "allowed: 0"),
+    (dict(dataflow="weight_stationary", pipeline_stages=1),
+     "--pipeline-stages: 1 is only for --dataflow output_stationary with --drain overlap; "
+     "allowed: 0"),
 ])
 def test_bad_parameters(values, message):
     assert_one_line_param_error("systolic_array", values, message)
@@ -224,6 +249,7 @@ LINT_CONFIGS = [
          reduction="compressor_tree"),
     dict(rows=1, cols=1, dataflow="weight_stationary", accumulator="carry_save"),
     dict(rows=1, cols=4, dataflow="output_stationary"),
+    dict(rows=2, cols=1, pipeline_stages=3, accumulator="carry_save"),
     dict(rows=4, cols=2, dataflow="weight_stationary"),
     dict(rows=1, cols=1, drain="shift", accumulator="carry_save"),
     dict(rows=3, cols=2, drain="shift", reduction="compressor_tree"),

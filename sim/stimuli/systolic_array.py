@@ -60,11 +60,13 @@ def os_cycles(params: dict, last) -> tuple[np.ndarray, np.ndarray]:
     beats offered back to back (``last`` per beat) and an output always ready.
 
     ``overlap``: a beat per cycle, except that a ``last`` beat waits until max(R, C) cycles after
-    the previous one; row r leaves C + r cycles after its ``last``. ``shift``: after a ``last``
+    the previous one; row r leaves C + r (+ ``pipeline_stages``) cycles after its ``last``.
+    ``shift``: after a ``last``
     beat the next beat waits until the final row leaves (2R + C - 2 cycles later); row r leaves
     R + C - 1 + r cycles after its ``last``."""
     R, C = params["rows"], params["cols"]
     shift = params.get("drain", "overlap") == "shift"
+    stages = params.get("pipeline_stages", 0)
     accepted, rows = [], []
     cycle, previous_last = 0, None
     for is_last in np.asarray(last, dtype=bool):
@@ -73,7 +75,7 @@ def os_cycles(params: dict, last) -> tuple[np.ndarray, np.ndarray]:
         accepted.append(cycle)
         if is_last:
             previous_last = cycle
-            first_row = cycle + (R + C - 1 if shift else C)
+            first_row = cycle + (R + C - 1 if shift else C + stages)
             rows += [first_row + r for r in range(R)]
             cycle = rows[-1] if shift else cycle + 1
         else:
