@@ -102,6 +102,9 @@ def add_arguments(parser) -> None:
     parser.add_argument("--dataflows", type=choice_list(DATAFLOWS, every=None),
                         default=",".join(DATAFLOWS), metavar="LIST",
                         help="array dataflows [default: both]")
+    parser.add_argument("--pipeline-stages", type=int_at_least(0), default=0, metavar="N",
+                        help="array: the output-stationary arrays' --pipeline-stages (registers "
+                             "between multiplier and accumulator, 0-3) [default: 0]")
     parser.add_argument("--no-fmax", action="store_true", help="skip place and route")
     parser.add_argument("--no-fpga-area", action="store_true",
                         help="arrays: skip the iCE40 and ECP5 area syntheses (generic gates and "
@@ -209,7 +212,11 @@ def plan(args) -> Sweep:
             typed = f"{flag_of(args, 'sizes')} {rows}x{cols}"
             for dataflow in args.dataflows:
                 values = {"rows": str(rows), "cols": str(cols), "dataflow": dataflow}
-                params = check_params("systolic_array", values, {"rows": typed, "cols": typed},
+                if args.pipeline_stages and dataflow == "output_stationary":
+                    values["pipeline_stages"] = str(args.pipeline_stages)
+                params = check_params("systolic_array", values,
+                                      {"rows": typed, "cols": typed,
+                                       "pipeline_stages": flag_of(args, "pipeline_stages")},
                                       param_flag=None)
                 chosen = [steps.generic()] + ([] if args.no_fpga_area else
                                               [steps.ice40(), steps.ice40(True), steps.ecp5()])
@@ -222,7 +229,9 @@ def plan(args) -> Sweep:
                 width = params["acc_width"]
                 cores.setdefault(width, custom(f"PE core acc{width}", core_source, (width,),
                                                [steps.generic()], kind="int_mac core"))
-                designs.append(design(f"systolic_array {rows}x{cols} {dataflow}",
+                stages = values.get("pipeline_stages")
+                designs.append(design(f"systolic_array {rows}x{cols} {dataflow}"
+                                      + (f" p{stages}" if stages else ""),
                                       "systolic_array", values, chosen, section="array",
                                       rows=rows, cols=cols, dataflow=dataflow, lut_rows=lut_rows,
                                       core=cores[width].label))
