@@ -236,7 +236,8 @@ def synthesize(source: flow.Source, workdir: Path, args, fmax: bool) -> dict:
             netlist = flow.synth_fpga(wrapped, workdir / "ecp5", "ecp5", dsp=False)["netlist"]
             return nextpnr_ecp5(workdir / "ecp5", netlist, args)
         out["ecp5_fmax_mhz"] = _cached(args, source, "fmax", place_and_route)["fmax_mhz"]
-    progress(f"{source.module}: {out['transistors']} transistors, {out['ice40_lut4']} LUT4")
+    progress(f"{source.module}: {out['transistors']} transistors, "
+             f"{_n(out['ice40_lut4'], 0)} LUT4")
     return out
 
 
@@ -350,9 +351,10 @@ def markdown(report: dict) -> str:
     skipped = [r["label"] for r in report["rows"] + report["fp_rows"]
                if r.get("ecp5_fmax_skipped")]
     if skipped:
-        lines += ["", f"Not placed (larger than --fmax-max-lut4): {', '.join(skipped)}."]
-    unmapped = [r["label"] for r in report["rows"] + report["fp_rows"]
-                if r.get("ice40_timed_out")]
+        lines += ["", f"Not placed (larger than --fmax-max-lut4): "
+                      f"{', '.join(dict.fromkeys(skipped))}."]
+    unmapped = list(dict.fromkeys(r["label"] for r in report["rows"] + report["fp_rows"]
+                                  if r.get("ice40_timed_out")))
     if unmapped:
         lines += ["", f"iCE40 synthesis stopped at its time limit (--ice40-minutes): "
                       f"{', '.join(unmapped)}."]
